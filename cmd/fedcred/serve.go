@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fedcred/fedcred/internal/config"
+	"github.com/fedcred/fedcred/internal/server"
+)
+
+// envOr returns the environment variable's value, or def when it is unset.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func newServeCommand() *cobra.Command {
+	var (
+		cfg      server.Config
+		logLevel string
+	)
+	entraLimits, _ := strconv.ParseBool(envOr("FEDCRED_ENTRA_LIMITS", "false"))
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the fedcred server (STS, management API, cluster issuers) on one HTTPS listener",
+		Long: `Run the fedcred server: the Entra-compatible token service, the ARM-shaped management API
+and the OIDC issuers of the clusters it hosts, on one HTTPS listener.
+
+On first start it creates, in the data directory: a local CA (ca.crt is what clients trust) and
+the server certificate, the key-encryption key that seals signing keys at rest, the SQLite
+database, one tenant and subscription, and an admin service principal whose credentials are
+written to admin.json (mode 0600). Other fedcred commands on the same machine find the server
+through admin.json. SIGINT or SIGTERM shuts the server down gracefully.
+
+Every flag can also be set by its FEDCRED_* environment variable.`,
+		Example: `  # Run on the embedded defaults (127.0.0.1:8443, data in ~/.local/share/fedcred)
+  fedcred serve
+
+  # Another data directory and the URL clients reach the server by
+  fedcred serve --data-dir /var/lib/fedcred --listen 0.0.0.0:8443 --public-url https://fedcred.example.com`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return usageError{fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", logLevel)}
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			cfg.EntraLimits = entraLimits
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return server.Run(ctx, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", envOr("FEDCRED_DATA_DIR", config.DefaultDataDir()), "data directory [FEDCRED_DATA_DIR]")
+	f.StringVar(&cfg.Listen, "listen", envOr("FEDCRED_LISTEN", config.DefaultListenAddr), "address to listen on [FEDCRED_LISTEN]")
+	f.StringVar(&cfg.PublicURL, "public-url", envOr("FEDCRED_PUBLIC_URL", ""), "https URL clients use to reach the server (default https://localhost:<port>) [FEDCRED_PUBLIC_URL]")
+	f.StringVar(&cfg.Store, "store", envOr("FEDCRED_STORE", ""), "database: a SQLite file path or sqlite://<path> (default <data-dir>/fedcred.db) [FEDCRED_STORE]")
+	f.StringVar(&cfg.TLSCertFile, "tls-cert-file", envOr("FEDCRED_TLS_CERT_FILE", ""), "serve this certificate instead of one from the local CA [FEDCRED_TLS_CERT_FILE]")
+	f.StringVar(&cfg.TLSKeyFile, "tls-key-file", envOr("FEDCRED_TLS_KEY_FILE", ""), "private key of --tls-cert-file [FEDCRED_TLS_KEY_FILE]")
+	f.StringVar(&cfg.KEKFile, "kek-file", envOr("FEDCRED_KEK_FILE", ""), "key-encryption key file (default <data-dir>/kek) [FEDCRED_KEK_FILE]")
+	f.BoolVar(&entraLimits, "entra-limits", entraLimits, "enforce Entra's limits, such as 20 federated credentials per identity [FEDCRED_ENTRA_LIMITS]")
+	f.StringVar(&logLevel, "log-level", envOr("FEDCRED_LOG_LEVEL", "info"), "log level: debug, info, warn, error [FEDCRED_LOG_LEVEL]")
+	return cmd
+}

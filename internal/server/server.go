@@ -1,0 +1,335 @@
+// Package server is fedcred's composition root: it opens the store, loads or
+// creates the TLS material and key-encryption key, bootstraps the directory,
+// builds every role's handler (STS, management API, cluster issuers, health)
+// and serves them on one HTTPS listener with timeouts and graceful shutdown.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fedcred/fedcred/internal/arm"
+	"github.com/fedcred/fedcred/internal/config"
+	"github.com/fedcred/fedcred/internal/issuer"
+	"github.com/fedcred/fedcred/internal/keys"
+	"github.com/fedcred/fedcred/internal/store"
+	"github.com/fedcred/fedcred/internal/store/sqlite"
+	"github.com/fedcred/fedcred/internal/sts"
+	"github.com/fedcred/fedcred/internal/tlsca"
+)
+
+// Config configures a server. Zero values take the documented defaults.
+type Config struct {
+	// DataDir holds the database, TLS material, key-encryption key and
+	// admin.json. Required.
+	DataDir string
+	// Listen is the TCP address to listen on (default 127.0.0.1:8443).
+	Listen string
+	// PublicURL is the https URL clients use to reach the server; it appears
+	// in issuer URLs and discovery documents. Default: https://localhost:<port>
+	// when listening on a loopback or unspecified address, else
+	// https://<listen address>.
+	PublicURL string
+	// Store is the database: empty or a file path for SQLite (default
+	// <DataDir>/fedcred.db), or "sqlite://<path>".
+	Store string
+	// TLSCertFile and TLSKeyFile serve a given certificate instead of one
+	// issued by the local CA.
+	TLSCertFile, TLSKeyFile string
+	// KEKFile is the key-encryption key (default <DataDir>/kek).
+	KEKFile string
+	// EntraLimits enforces Entra's limits (20 federated credentials per
+	// identity) for users who test against them.
+	EntraLimits bool
+	// Logger defaults to a text logger on stderr.
+	Logger *slog.Logger
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+// Server is a running fedcred server.
+type Server struct {
+	// URL is the public URL.
+	URL string
+	// Addr is the address the listener is bound to.
+	Addr string
+	// Admin is what admin.json holds.
+	Admin config.Admin
+
+	log   *slog.Logger
+	http  *http.Server
+	store store.Store
+	done  chan error
+}
+
+// Shutdown timeouts.
+const shutdownTimeout = 20 * time.Second
+
+// Start opens everything, binds the listener and serves in the background.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("data directory is required")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = config.DefaultListenAddr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	defer func() {
+		if err != nil {
+			ln.Close()
+		}
+	}()
+	publicURL, err := resolvePublicURL(cfg.PublicURL, ln.Addr().(*net.TCPAddr))
+	if err != nil {
+		return nil, err
+	}
+
+	cert, caFile, err := loadTLS(cfg, publicURL)
+	if err != nil {
+		return nil, err
+	}
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+
+	kekPath := cfg.KEKFile
+	if kekPath == "" {
+		kekPath = filepath.Join(cfg.DataDir, config.KEKFile)
+	}
+	kek, err := keys.LoadOrCreateKEK(kekPath)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := keys.NewSealer(kek)
+	if err != nil {
+		return nil, err
+	}
+	km, err := keys.NewManager(keys.Config{Store: st, Sealer: sealer, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+
+	dir, err := bootstrap(ctx, st, cfg.DataDir, publicURL, caFile, cfg.Now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	if err := km.Ensure(ctx, keys.TenantOwner(dir.Tenant.ID), tenantRing(dir.Tenant.ID)); err != nil {
+		return nil, fmt.Errorf("prepare tenant keys: %w", err)
+	}
+
+	iss, err := issuer.New(issuer.Config{Store: st, Keys: km, PublicURL: publicURL, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	mgmtAudiences := ManagementAudiences(publicURL)
+	stsHandler, err := sts.New(sts.Config{
+		Store: st, Keys: km, Issuers: iss, PublicURL: publicURL, Now: cfg.Now, Logger: log,
+		ManagementAudiences: mgmtAudiences,
+	})
+	if err != nil {
+		return nil, err
+	}
+	authn := &authenticator{store: st, keys: km, publicURL: publicURL, audiences: mgmtAudiences, now: cfg.Now}
+	armHandler, err := arm.New(arm.Config{
+		Store: st, PublicURL: publicURL, TenantID: dir.Tenant.ID, Issuers: iss,
+		Authenticate: authn.Authenticate, EntraLimits: cfg.EntraLimits, Now: cfg.Now, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	stsHandler.Mount(mux)
+	iss.Mount(mux)
+	mux.Handle("/subscriptions", armHandler)
+	mux.Handle("/subscriptions/", armHandler)
+	mux.Handle("/metadata/endpoints", armHandler)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", readyz(st))
+
+	s := &Server{
+		URL:   publicURL,
+		Addr:  ln.Addr().String(),
+		log:   log,
+		store: st,
+		done:  make(chan error, 1),
+		Admin: config.Admin{TenantID: dir.Tenant.ID, SubscriptionID: dir.Subscription.ID, ClientID: dir.Admin.ClientID, Server: publicURL, CAFile: caFile},
+	}
+	s.http = &http.Server{
+		Handler:           withRecover(log, withAccessLog(log, mux)),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig: &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			Certificates: []tls.Certificate{cert},
+		},
+	}
+	go func() {
+		err := s.http.ServeTLS(ln, "", "")
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	log.Info("fedcred serving", "url", publicURL, "addr", s.Addr, "data_dir", cfg.DataDir,
+		"tenant_id", dir.Tenant.ID, "subscription_id", dir.Subscription.ID, "ca_file", caFile)
+	return s, nil
+}
+
+// Run starts the server and serves until ctx is done, then shuts down
+// gracefully: in-flight requests finish and the store is closed cleanly.
+func Run(ctx context.Context, cfg Config) error {
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-s.done:
+		s.store.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
+
+// Shutdown stops accepting connections, waits for in-flight requests and
+// closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.log.Info("fedcred shutting down")
+	err := s.http.Shutdown(ctx)
+	if serr := <-s.done; serr != nil && err == nil {
+		err = serr
+	}
+	return errors.Join(err, s.store.Close())
+}
+
+// ManagementAudiences are the token audiences the management API accepts:
+// the server's own URL and Azure's two management audiences, each with and
+// without a trailing slash.
+func ManagementAudiences(publicURL string) []string {
+	base := strings.TrimSuffix(publicURL, "/")
+	return []string{
+		base, base + "/",
+		"https://management.core.windows.net/", "https://management.core.windows.net",
+		"https://management.azure.com/", "https://management.azure.com",
+	}
+}
+
+func tenantRing(tenantID string) keys.RingOptions {
+	return keys.RingOptions{Certificate: true, CommonName: "fedcred tenant " + tenantID}
+}
+
+func resolvePublicURL(configured string, addr *net.TCPAddr) (string, error) {
+	if configured == "" {
+		host := addr.IP.String()
+		if addr.IP.IsLoopback() || addr.IP.IsUnspecified() {
+			host = "localhost"
+		}
+		return "https://" + net.JoinHostPort(host, fmt.Sprint(addr.Port)), nil
+	}
+	u, err := url.Parse(configured)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
+		return "", fmt.Errorf("public URL %q must be https://host[:port] with no path, query or fragment", configured)
+	}
+	return "https://" + u.Host, nil
+}
+
+func loadTLS(cfg Config, publicURL string) (tls.Certificate, string, error) {
+	caFile := filepath.Join(cfg.DataDir, config.CACertFile)
+	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return tls.Certificate{}, "", fmt.Errorf("load TLS certificate: %w", err)
+		}
+		if _, err := os.Stat(caFile); err != nil {
+			caFile = ""
+		}
+		return cert, caFile, nil
+	}
+	u, _ := url.Parse(publicURL)
+	cert, err := tlsca.Ensure(tlsca.Files{
+		CACert: caFile,
+		CAKey:  filepath.Join(cfg.DataDir, config.CAKeyFile),
+		Cert:   filepath.Join(cfg.DataDir, config.TLSCertFile),
+		Key:    filepath.Join(cfg.DataDir, config.TLSKeyFile),
+	}, []string{u.Hostname()}, cfg.Now())
+	if err != nil {
+		return tls.Certificate{}, "", fmt.Errorf("prepare TLS: %w", err)
+	}
+	return cert, caFile, nil
+}
+
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	path := cfg.Store
+	switch {
+	case path == "":
+		path = filepath.Join(cfg.DataDir, config.DatabaseFile)
+	case strings.HasPrefix(path, "sqlite://"):
+		path = strings.TrimPrefix(path, "sqlite://")
+	case strings.Contains(path, "://"):
+		return nil, fmt.Errorf("unsupported store %q: use a SQLite file path or sqlite://<path>", redactURL(path))
+	}
+	return sqlite.Open(ctx, path)
+}
+
+// redactURL drops any password from a store URL before it is shown.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<unparseable store URL>"
+	}
+	return u.Redacted()
+}
+
+func readyz(st store.Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		err := st.View(ctx, func(tx store.Tx) error {
+			_, err := store.List[store.Tenant](ctx, tx, "", "", 1)
+			return err
+		})
+		if err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	}
+}
