@@ -3,8 +3,24 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
+
+// route sends ARM-shaped paths (/subscriptions..., /metadata/endpoints; ARM
+// matches paths case-insensitively and clients may send a leading "//") to
+// the management API and everything else to mux.
+func route(arm, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := strings.ToLower(r.URL.Path)
+		p = "/" + strings.TrimLeft(p, "/")
+		if p == "/subscriptions" || strings.HasPrefix(p, "/subscriptions/") || p == "/metadata/endpoints" {
+			arm.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
 
 type statusRecorder struct {
 	http.ResponseWriter

@@ -172,9 +172,6 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	mux := http.NewServeMux()
 	stsHandler.Mount(mux)
 	iss.Mount(mux)
-	mux.Handle("/subscriptions", armHandler)
-	mux.Handle("/subscriptions/", armHandler)
-	mux.Handle("/metadata/endpoints", armHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", readyz(st))
 
@@ -187,7 +184,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Admin: config.Admin{TenantID: dir.Tenant.ID, SubscriptionID: dir.Subscription.ID, ClientID: dir.Admin.ClientID, Server: publicURL, CAFile: caFile},
 	}
 	s.http = &http.Server{
-		Handler:           withRecover(log, withAccessLog(log, mux)),
+		Handler:           withRecover(log, withAccessLog(log, route(armHandler, mux))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
