@@ -162,7 +162,7 @@ func (e *env) setUp() scenario {
 		"location": "eastus", "properties": map[string]any{"oidcIssuerProfile": map[string]any{"enabled": true}},
 	}, http.StatusCreated)
 	cl := e.call("GET", s.clusterPath+"?api-version=2025-01-01", nil, http.StatusOK)
-	s.issuerURL, _ = cl["properties"].(map[string]any)["oidcIssuerProfile"].(map[string]any)["issuerUrl"].(string)
+	s.issuerURL, _ = cl["properties"].(map[string]any)["oidcIssuerProfile"].(map[string]any)["issuerURL"].(string)
 	if !strings.HasPrefix(s.issuerURL, e.srv.URL+"/oidc/"+e.admin.TenantID+"/") || !strings.HasSuffix(s.issuerURL, "/") {
 		e.t.Fatalf("issuerUrl = %q", s.issuerURL)
 	}

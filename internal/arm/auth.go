@@ -1,0 +1,91 @@
+package arm
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/fedcred/fedcred/internal/store"
+)
+
+// Principal is the authenticated caller.
+type Principal struct {
+	// ObjectID is the principal's object id (a managed identity's principalId).
+	ObjectID string
+	// ClientID is the application (client) id the token was issued to.
+	ClientID string
+	// TenantID is the tenant the token was issued in.
+	TenantID string
+	// Type is PrincipalServicePrincipal or PrincipalManagedIdentity.
+	Type string
+}
+
+// Principal types.
+const (
+	PrincipalServicePrincipal = "ServicePrincipal"
+	PrincipalManagedIdentity  = "ManagedIdentity"
+)
+
+// access is what a request does in RBAC terms: an action on a scope.
+type access struct {
+	Action string
+	Scope  string
+}
+
+// unauthenticated answers a request whose bearer token is missing or invalid
+// the way ARM does: 401 AuthenticationFailed with a Bearer challenge.
+func (h *Handler) unauthenticated(r *http.Request, cause error) *apiError {
+	message := "Authentication failed. The 'Authorization' header is invalid."
+	description := "The access token is invalid."
+	if r.Header.Get("Authorization") == "" {
+		message = "Authentication failed. The 'Authorization' header is missing."
+		description = "The authentication failed because of missing 'Authorization' header."
+	}
+	hdr := http.Header{}
+	hdr.Set("WWW-Authenticate", fmt.Sprintf(
+		`Bearer authorization_uri="%s/%s/oauth2/authorize", error="invalid_token", error_description="%s"`,
+		h.publicURL, h.tenantID, description))
+	return &apiError{
+		status:  http.StatusUnauthorized,
+		code:    "AuthenticationFailed",
+		message: message,
+		header:  hdr,
+		cause:   cause,
+	}
+}
+
+// authenticate runs Config.Authenticate: an error wrapping ErrUnauthenticated
+// becomes a 401, any other error is an internal failure.
+func (h *Handler) authenticate(r *http.Request) (Principal, error) {
+	p, err := h.cfg.Authenticate(r)
+	if err != nil {
+		if errors.Is(err, ErrUnauthenticated) {
+			return Principal{}, h.unauthenticated(r, err)
+		}
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return p, nil
+}
+
+// authorize decides whether p may perform a. It is the single point where
+// role-based access control plugs in; until then a service principal may do
+// everything and any other principal nothing. Tenant isolation is not decided
+// here but by visible, before any resource is read.
+func (h *Handler) authorize(p Principal, a access) error {
+	if p.Type == PrincipalServicePrincipal {
+		return nil
+	}
+	return &apiError{
+		status: http.StatusForbidden,
+		code:   "AuthorizationFailed",
+		message: fmt.Sprintf("The client '%s' with object id '%s' does not have authorization to perform action '%s' "+
+			"over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.",
+			p.ObjectID, p.ObjectID, a.Action, a.Scope),
+	}
+}
+
+// visible reports whether sub belongs to p's tenant.
+func visible(p Principal, sub store.Subscription) bool {
+	return p.TenantID != "" && strings.EqualFold(sub.TenantID, p.TenantID)
+}

@@ -1,0 +1,67 @@
+package arm
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/fedcred/fedcred/internal/store"
+)
+
+// subscriptionJSON is ARM's subscription.
+type subscriptionJSON struct {
+	ID                  string   `json:"id"`
+	SubscriptionID      string   `json:"subscriptionId"`
+	TenantID            string   `json:"tenantId"`
+	DisplayName         string   `json:"displayName"`
+	State               string   `json:"state"`
+	AuthorizationSource string   `json:"authorizationSource"`
+	ManagedByTenants    []string `json:"managedByTenants"`
+}
+
+func renderSubscription(s store.Subscription) subscriptionJSON {
+	return subscriptionJSON{
+		ID:                  s.ResourceID(),
+		SubscriptionID:      s.ID,
+		TenantID:            s.TenantID,
+		DisplayName:         s.DisplayName,
+		State:               "Enabled",
+		AuthorizationSource: "RoleBased",
+		ManagedByTenants:    []string{},
+	}
+}
+
+// subscriptionsPrefix is the store key prefix of every subscription.
+const subscriptionsPrefix = "/subscriptions/"
+
+// listSubscriptions lists the subscriptions of the caller's tenant that the
+// caller may read.
+func (h *Handler) listSubscriptions(ctx context.Context, req *request) (response, error) {
+	pr, err := parsePage(req.query, subscriptionsPrefix)
+	if err != nil {
+		return response{}, err
+	}
+	keep := func(s store.Subscription) bool {
+		if !visible(req.principal, s) {
+			return false
+		}
+		a, _ := accessFor(http.MethodGet, route{kind: routeSubscription, sub: s.ID})
+		return h.authorize(req.principal, a) == nil
+	}
+	var items []store.Subscription
+	var next string
+	err = h.cfg.Store.View(ctx, func(tx store.Tx) error {
+		var err error
+		items, next, err = listPage(ctx, tx, subscriptionsPrefix, pr, keep)
+		return err
+	})
+	if err != nil {
+		return response{}, fmt.Errorf("list subscriptions: %w", err)
+	}
+	return response{http.StatusOK, pageOf(h, req, pr, items, next, renderSubscription)}, nil
+}
+
+// getSubscription answers the subscription serve has already read.
+func (h *Handler) getSubscription(_ context.Context, req *request) (response, error) {
+	return response{http.StatusOK, renderSubscription(req.sub)}, nil
+}
