@@ -171,3 +171,31 @@ func Put(ctx context.Context, tx Tx, obj Object) error {
 func Delete[T Object](ctx context.Context, tx Tx, key string) error {
 	return tx.Delete(ctx, kindOf[T](), key)
 }
+
+// Change is one committed write, in commit order. Backends record a change
+// for every Insert, Upsert and Delete in the same transaction as the write,
+// so that caches (on this process or on other replicas) can replay them.
+type Change struct {
+	Seq     int64
+	Kind    Kind
+	Key     string
+	AltKey  string
+	Data    []byte // nil when Deleted
+	Deleted bool
+}
+
+// Feed is the change feed a backend offers to in-memory caches. Sequence
+// numbers are assigned at commit in a total order without gaps between
+// committed transactions.
+type Feed interface {
+	// ChangesSince returns up to limit changes with Seq > after, in order. It
+	// returns ErrFeedTruncated when changes after `after` have been pruned, so
+	// the caller must resynchronize from a Snapshot.
+	ChangesSince(ctx context.Context, after int64, limit int) ([]Change, error)
+	// Snapshot returns every stored object and the sequence number it
+	// reflects, read in one consistent transaction.
+	Snapshot(ctx context.Context) (seq int64, records []Record, err error)
+}
+
+// ErrFeedTruncated means the requested changes are no longer kept.
+var ErrFeedTruncated = errors.New("change feed truncated")

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/fedcred/fedcred/internal/store"
 	sqlite3 "modernc.org/sqlite"
@@ -24,9 +25,13 @@ import (
 type Store struct {
 	writer *sql.DB
 	reader *sql.DB
+	now    func() time.Time
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store = (*Store)(nil)
+	_ store.Feed  = (*Store)(nil)
+)
 
 // migrations are applied in order, each once, recorded in schema_migrations.
 var migrations = []string{
@@ -38,6 +43,21 @@ var migrations = []string{
 		PRIMARY KEY (kind, key)
 	) WITHOUT ROWID;
 	CREATE UNIQUE INDEX objects_alt ON objects (kind, alt) WHERE alt <> '';`,
+	`CREATE TABLE changes (
+		seq          INTEGER PRIMARY KEY,
+		kind         TEXT NOT NULL,
+		key          TEXT NOT NULL,
+		alt          TEXT NOT NULL DEFAULT '',
+		data         BLOB,
+		deleted      INTEGER NOT NULL,
+		committed_at INTEGER NOT NULL
+	);
+	CREATE TABLE feed (
+		id             INTEGER PRIMARY KEY CHECK (id = 1),
+		seq            INTEGER NOT NULL,
+		pruned_through INTEGER NOT NULL
+	);
+	INSERT INTO feed (id, seq, pruned_through) VALUES (1, 0, 0);`,
 }
 
 // Open opens (creating if needed) the database at path and migrates it.
@@ -71,7 +91,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite reader %s: %w", path, err)
 	}
 	reader.SetMaxOpenConns(4)
-	return &Store{writer: writer, reader: reader}, nil
+	return &Store{writer: writer, reader: reader, now: time.Now}, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -129,7 +149,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn fun
 		return fmt.Errorf("begin transaction: %w", wrapErr(err))
 	}
 	defer sqlTx.Rollback()
-	if err := fn(&tx{tx: sqlTx}); err != nil {
+	if err := fn(&tx{tx: sqlTx, now: s.now}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -138,7 +158,24 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn fun
 	return nil
 }
 
-type tx struct{ tx *sql.Tx }
+type tx struct {
+	tx  *sql.Tx
+	now func() time.Time
+}
+
+// record appends a change to the feed in the write's own transaction.
+func (t *tx) record(ctx context.Context, kind store.Kind, key, alt string, data []byte, deleted bool) error {
+	var seq int64
+	if err := t.tx.QueryRowContext(ctx, `UPDATE feed SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq); err != nil {
+		return fmt.Errorf("advance change feed: %w", wrapErr(err))
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO changes (seq, kind, key, alt, data, deleted, committed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		seq, string(kind), key, alt, data, deleted, t.now().UnixNano())
+	if err != nil {
+		return fmt.Errorf("record change: %w", wrapErr(err))
+	}
+	return nil
+}
 
 func (t *tx) Get(ctx context.Context, kind store.Kind, key string) ([]byte, error) {
 	var data []byte
@@ -204,7 +241,7 @@ func (t *tx) Insert(ctx context.Context, r store.Record) error {
 	if err != nil {
 		return fmt.Errorf("insert %s %q: %w", r.Kind, r.Key, wrapErr(err))
 	}
-	return nil
+	return t.record(ctx, r.Kind, r.Key, r.AltKey, r.Data, false)
 }
 
 func (t *tx) Upsert(ctx context.Context, r store.Record) error {
@@ -214,7 +251,7 @@ func (t *tx) Upsert(ctx context.Context, r store.Record) error {
 	if err != nil {
 		return fmt.Errorf("upsert %s %q: %w", r.Kind, r.Key, wrapErr(err))
 	}
-	return nil
+	return t.record(ctx, r.Kind, r.Key, r.AltKey, r.Data, false)
 }
 
 func (t *tx) Delete(ctx context.Context, kind store.Kind, key string) error {
@@ -229,7 +266,92 @@ func (t *tx) Delete(ctx context.Context, kind store.Kind, key string) error {
 	if n == 0 {
 		return store.ErrNotFound
 	}
-	return nil
+	return t.record(ctx, kind, key, "", nil, true)
+}
+
+// ChangesSince implements store.Feed.
+func (s *Store) ChangesSince(ctx context.Context, after int64, limit int) ([]store.Change, error) {
+	var out []store.Change
+	err := s.View(ctx, func(stx store.Tx) error {
+		t := stx.(*tx)
+		var pruned int64
+		if err := t.tx.QueryRowContext(ctx, `SELECT pruned_through FROM feed WHERE id = 1`).Scan(&pruned); err != nil {
+			return fmt.Errorf("read change feed: %w", wrapErr(err))
+		}
+		if after < pruned {
+			return store.ErrFeedTruncated
+		}
+		q := `SELECT seq, kind, key, alt, data, deleted FROM changes WHERE seq > ? ORDER BY seq`
+		args := []any{after}
+		if limit > 0 {
+			q += ` LIMIT ?`
+			args = append(args, limit)
+		}
+		rows, err := t.tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("read change feed: %w", wrapErr(err))
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c store.Change
+			var kind string
+			if err := rows.Scan(&c.Seq, &kind, &c.Key, &c.AltKey, &c.Data, &c.Deleted); err != nil {
+				return fmt.Errorf("read change feed: %w", err)
+			}
+			c.Kind = store.Kind(kind)
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Snapshot implements store.Feed.
+func (s *Store) Snapshot(ctx context.Context) (int64, []store.Record, error) {
+	var (
+		seq  int64
+		recs []store.Record
+	)
+	err := s.View(ctx, func(stx store.Tx) error {
+		t := stx.(*tx)
+		if err := t.tx.QueryRowContext(ctx, `SELECT seq FROM feed WHERE id = 1`).Scan(&seq); err != nil {
+			return fmt.Errorf("read feed position: %w", wrapErr(err))
+		}
+		rows, err := t.tx.QueryContext(ctx, `SELECT kind, key, alt, data FROM objects ORDER BY kind, key`)
+		if err != nil {
+			return fmt.Errorf("snapshot: %w", wrapErr(err))
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r store.Record
+			var kind string
+			if err := rows.Scan(&kind, &r.Key, &r.AltKey, &r.Data); err != nil {
+				return fmt.Errorf("snapshot: %w", err)
+			}
+			r.Kind = store.Kind(kind)
+			recs = append(recs, r)
+		}
+		return rows.Err()
+	})
+	return seq, recs, err
+}
+
+// PruneChanges deletes changes older than olderThan, keeping the newest.
+func (s *Store) PruneChanges(ctx context.Context, olderThan time.Duration) error {
+	cutoff := s.now().Add(-olderThan).UnixNano()
+	return s.Update(ctx, func(stx store.Tx) error {
+		t := stx.(*tx)
+		var through sql.NullInt64
+		err := t.tx.QueryRowContext(ctx, `SELECT MAX(seq) FROM changes WHERE committed_at < ? AND seq < (SELECT seq FROM feed WHERE id = 1)`, cutoff).Scan(&through)
+		if err != nil || !through.Valid {
+			return wrapErr(err)
+		}
+		if _, err := t.tx.ExecContext(ctx, `DELETE FROM changes WHERE seq <= ?`, through.Int64); err != nil {
+			return fmt.Errorf("prune changes: %w", wrapErr(err))
+		}
+		_, err = t.tx.ExecContext(ctx, `UPDATE feed SET pruned_through = MAX(pruned_through, ?) WHERE id = 1`, through.Int64)
+		return wrapErr(err)
+	})
 }
 
 // wrapErr maps SQLite's constraint violations to store.ErrConflict.

@@ -56,3 +56,15 @@ func TestOpenRejectsEmptyPath(t *testing.T) {
 		t.Fatal("Open(\"\") succeeded")
 	}
 }
+
+func TestFeedConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunFeed(t, func(t *testing.T) storetest.FeedStore {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "feed.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
