@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fedcred/fedcred/internal/arm"
@@ -23,6 +24,7 @@ import (
 	"github.com/fedcred/fedcred/internal/issuer"
 	"github.com/fedcred/fedcred/internal/keys"
 	"github.com/fedcred/fedcred/internal/store"
+	"github.com/fedcred/fedcred/internal/store/mirror"
 	"github.com/fedcred/fedcred/internal/store/sqlite"
 	"github.com/fedcred/fedcred/internal/sts"
 	"github.com/fedcred/fedcred/internal/tlsca"
@@ -66,10 +68,12 @@ type Server struct {
 	// Admin is what admin.json holds.
 	Admin config.Admin
 
-	log   *slog.Logger
-	http  *http.Server
-	store store.Store
-	done  chan error
+	log            *slog.Logger
+	http           *http.Server
+	store          store.Store
+	done           chan error
+	stopBackground context.CancelFunc
+	background     *sync.WaitGroup
 }
 
 // Shutdown timeouts.
@@ -113,15 +117,28 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 
-	st, err := openStore(ctx, cfg)
+	backend, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			st.Close()
+			backend.Close()
 		}
 	}()
+	mir, err := mirror.New(ctx, mirror.Config{Backend: backend, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	var st store.Store = mir
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if err != nil {
+			stopBackground()
+		}
+	}()
+	var bgDone sync.WaitGroup
+	bgDone.Go(func() { mir.Run(bg) })
 
 	kekPath := cfg.KEKFile
 	if kekPath == "" {
@@ -176,12 +193,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	mux.HandleFunc("GET /readyz", readyz(st))
 
 	s := &Server{
-		URL:   publicURL,
-		Addr:  ln.Addr().String(),
-		log:   log,
-		store: st,
-		done:  make(chan error, 1),
-		Admin: config.Admin{TenantID: dir.Tenant.ID, SubscriptionID: dir.Subscription.ID, ClientID: dir.Admin.ClientID, Server: publicURL, CAFile: caFile},
+		URL:            publicURL,
+		Addr:           ln.Addr().String(),
+		log:            log,
+		store:          st,
+		done:           make(chan error, 1),
+		stopBackground: stopBackground,
+		background:     &bgDone,
+		Admin:          config.Admin{TenantID: dir.Tenant.ID, SubscriptionID: dir.Subscription.ID, ClientID: dir.Admin.ClientID, Server: publicURL, CAFile: caFile},
 	}
 	s.http = &http.Server{
 		Handler:           withRecover(log, withAccessLog(log, route(armHandler, mux))),
@@ -218,6 +237,8 @@ func Run(ctx context.Context, cfg Config) error {
 	select {
 	case <-ctx.Done():
 	case err := <-s.done:
+		s.stopBackground()
+		s.background.Wait()
 		s.store.Close()
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -234,6 +255,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if serr := <-s.done; serr != nil && err == nil {
 		err = serr
 	}
+	s.stopBackground()
+	s.background.Wait()
 	return errors.Join(err, s.store.Close())
 }
 
@@ -293,7 +316,7 @@ func loadTLS(cfg Config, publicURL string) (tls.Certificate, string, error) {
 	return cert, caFile, nil
 }
 
-func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+func openStore(ctx context.Context, cfg Config) (mirror.Backend, error) {
 	path := cfg.Store
 	switch {
 	case path == "":
