@@ -44,6 +44,17 @@ type clusterProperties struct {
 	ServicePrincipalProfile  spProfile         `json:"servicePrincipalProfile"`
 	NodeResourceGroup        string            `json:"nodeResourceGroup"`
 	OIDCIssuerProfile        oidcIssuerProfile `json:"oidcIssuerProfile"`
+	SecurityProfile          securityProfile   `json:"securityProfile"`
+}
+
+// securityProfile carries AKS's workload-identity switch. fedcred records it;
+// the webhook, not the cluster resource, does the pod mutation.
+type securityProfile struct {
+	WorkloadIdentity *workloadIdentityProfile `json:"workloadIdentity,omitempty"`
+}
+
+type workloadIdentityProfile struct {
+	Enabled *bool `json:"enabled"`
 }
 
 type powerState struct {
@@ -81,6 +92,7 @@ func (h *Handler) renderCluster(c store.Cluster) clusterJSON {
 			ServicePrincipalProfile:  spProfile{ClientID: "msi"},
 			NodeResourceGroup:        fmt.Sprintf("MC_%s_%s_%s", c.ResourceGroup, c.Name, c.Location),
 			OIDCIssuerProfile:        profile,
+			SecurityProfile:          securityProfile{WorkloadIdentity: &workloadIdentityProfile{Enabled: &c.WorkloadIdentity}},
 		},
 		SystemData: systemData{CreatedAt: c.CreatedAt, LastModifiedAt: c.UpdatedAt},
 	}
@@ -106,7 +118,17 @@ type clusterBody struct {
 		OIDCIssuerProfile *struct {
 			Enabled *bool `json:"enabled"`
 		} `json:"oidcIssuerProfile"`
+		SecurityProfile securityProfile `json:"securityProfile"`
 	} `json:"properties"`
+}
+
+// workloadIdentityEnabled is the requested workload-identity state, nil when
+// not given.
+func (b clusterBody) workloadIdentityEnabled() *bool {
+	if wi := b.Properties.SecurityProfile.WorkloadIdentity; wi != nil {
+		return wi.Enabled
+	}
+	return nil
 }
 
 // oidcIssuerEnabled is the requested issuer state, nil when not given.
@@ -239,6 +261,7 @@ func (h *Handler) putCluster(ctx context.Context, req *request) (response, error
 			message: fmt.Sprintf("DNS prefix '%s' is invalid. It must contain between 1 and 54 characters, only letters, numbers and hyphens, and start and end with a letter or number.", clip(p))}
 	}
 	enable := body.oidcIssuerEnabled()
+	wi := body.workloadIdentityEnabled()
 
 	created := false
 	var c store.Cluster
@@ -261,6 +284,7 @@ func (h *Handler) putCluster(ctx context.Context, req *request) (response, error
 				TenantID:          req.sub.TenantID,
 				UID:               h.newUUID(),
 				OIDCIssuerEnabled: enable != nil && *enable,
+				WorkloadIdentity:  wi != nil && *wi,
 				KubernetesVersion: orDefault(version, defaultKubernetesVersion),
 				DNSPrefix:         orDefault(body.Properties.DNSPrefix, defaultDNSPrefix(req.rt.name, g.Name, req.sub.ID)),
 				CreatedAt:         now,
@@ -283,6 +307,9 @@ func (h *Handler) putCluster(ctx context.Context, req *request) (response, error
 		}
 		if enable != nil && *enable {
 			c.OIDCIssuerEnabled = true
+		}
+		if wi != nil {
+			c.WorkloadIdentity = *wi
 		}
 		c.KubernetesVersion = orDefault(version, c.KubernetesVersion)
 		c.Tags = copyTags(body.Tags)

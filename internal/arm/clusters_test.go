@@ -302,3 +302,29 @@ func TestClusters_ServiceAccountToken(t *testing.T) {
 		env.call(http.MethodPost, tokenPath("absent", "ns", "sa"), map[string]any{}).wantError(t, http.StatusNotFound, "ResourceNotFound", "")
 	})
 }
+
+func TestClusters_WorkloadIdentityFlag(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	env.createGroup("rg")
+	wi := func(on bool) map[string]any {
+		return map[string]any{"securityProfile": map[string]any{"workloadIdentity": map[string]any{"enabled": on}}}
+	}
+	var c clusterJSON
+	env.call(http.MethodPut, clusterPath("rg", "c"), clusterBodyJSON("eastus", nil, wi(true))).
+		wantStatus(t, http.StatusCreated).decode(t, &c)
+	if w := c.Properties.SecurityProfile.WorkloadIdentity; w == nil || w.Enabled == nil || !*w.Enabled {
+		t.Fatalf("securityProfile = %+v, want workload identity enabled", c.Properties.SecurityProfile)
+	}
+	// An update that does not mention it keeps it; one that turns it off does.
+	env.call(http.MethodPut, clusterPath("rg", "c"), clusterBodyJSON("eastus", nil, nil)).
+		wantStatus(t, http.StatusOK).decode(t, &c)
+	if !*c.Properties.SecurityProfile.WorkloadIdentity.Enabled {
+		t.Fatal("an update without securityProfile turned workload identity off")
+	}
+	env.call(http.MethodPut, clusterPath("rg", "c"), clusterBodyJSON("eastus", nil, wi(false))).
+		wantStatus(t, http.StatusOK).decode(t, &c)
+	if *c.Properties.SecurityProfile.WorkloadIdentity.Enabled {
+		t.Fatal("workload identity could not be turned off")
+	}
+}

@@ -173,6 +173,7 @@ type Cluster struct {
 	TenantID          string            `json:"tenantId"`
 	UID               string            `json:"uid"`
 	OIDCIssuerEnabled bool              `json:"oidcIssuerEnabled"`
+	WorkloadIdentity  bool              `json:"workloadIdentity"`
 	KubernetesVersion string            `json:"kubernetesVersion"`
 	DNSPrefix         string            `json:"dnsPrefix"`
 	CreatedAt         time.Time         `json:"createdAt"`
