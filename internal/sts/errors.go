@@ -1,10 +1,13 @@
 package sts
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/fedcred/fedcred/internal/store"
 )
 
 // OAuth error values, as Entra sends them.
@@ -222,7 +225,12 @@ func errUnknownInstance() *Error {
 
 // errInternal hides an unexpected failure (the store is down, a key ring is
 // empty) behind Entra's transient-error text; the cause is only logged.
+// A store that cannot answer (database lost, replica catching up) is a 503.
 func errInternal(err error) *Error {
-	return &Error{Status: http.StatusInternalServerError, OAuth: errTemporarilyUnavail, Code: 90033,
+	status := http.StatusInternalServerError
+	if errors.Is(err, store.ErrUnavailable) {
+		status = http.StatusServiceUnavailable
+	}
+	return &Error{Status: status, OAuth: errTemporarilyUnavail, Code: 90033,
 		Text: "A transient error has occurred. Please try again.", Err: err}
 }
