@@ -7,11 +7,13 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/fedcred/fedcred/internal/config"
 	"github.com/fedcred/fedcred/internal/server"
+	"github.com/fedcred/fedcred/internal/store/mirror"
 )
 
 // envOr returns the environment variable's value, or def when it is unset.
@@ -28,6 +30,15 @@ func newServeCommand() *cobra.Command {
 		logLevel string
 	)
 	entraLimits, _ := strconv.ParseBool(envOr("FEDCRED_ENTRA_LIMITS", "false"))
+	durations := []struct {
+		flag, env, help string
+		def             time.Duration
+		dst             *time.Duration
+	}{
+		{"max-stale", "FEDCRED_MAX_STALE", "how long a replica keeps issuing tokens from memory while PostgreSQL is unreachable", mirror.DefaultMaxStale, &cfg.MaxStale},
+		{"tenant-key-rotation", "FEDCRED_TENANT_KEY_ROTATION", "how long a tenant signing key signs before it is rotated (negative: never)", server.DefaultTenantKeyRotation, &cfg.TenantKeyRotation},
+		{"cluster-key-rotation", "FEDCRED_CLUSTER_KEY_ROTATION", "how long a cluster signing key signs before it is rotated (negative: never)", server.DefaultClusterKeyRotation, &cfg.ClusterKeyRotation},
+	}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the fedcred server (STS, management API, cluster issuers) on one HTTPS listener",
@@ -45,9 +56,24 @@ Every flag can also be set by its FEDCRED_* environment variable.`,
   fedcred serve
 
   # Another data directory and the URL clients reach the server by
-  fedcred serve --data-dir /var/lib/fedcred --listen 0.0.0.0:8443 --public-url https://fedcred.example.com`,
+  fedcred serve --data-dir /var/lib/fedcred --listen 0.0.0.0:8443 --public-url https://fedcred.example.com
+
+  # One of several replicas behind a load balancer, on PostgreSQL
+  fedcred serve --store postgres://fedcred@db:5432/fedcred --public-url https://fedcred.example.com \
+    --tls-cert-file tls.crt --tls-key-file tls.key --kek-file kek`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, d := range durations {
+				if !cmd.Flags().Changed(d.flag) {
+					if v, ok := os.LookupEnv(d.env); ok {
+						parsed, err := time.ParseDuration(v)
+						if err != nil {
+							return usageError{fmt.Errorf("invalid %s %q: %w", d.env, v, err)}
+						}
+						*d.dst = parsed
+					}
+				}
+			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return usageError{fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", logLevel)}
@@ -63,11 +89,14 @@ Every flag can also be set by its FEDCRED_* environment variable.`,
 	f.StringVar(&cfg.DataDir, "data-dir", envOr("FEDCRED_DATA_DIR", config.DefaultDataDir()), "data directory [FEDCRED_DATA_DIR]")
 	f.StringVar(&cfg.Listen, "listen", envOr("FEDCRED_LISTEN", config.DefaultListenAddr), "address to listen on [FEDCRED_LISTEN]")
 	f.StringVar(&cfg.PublicURL, "public-url", envOr("FEDCRED_PUBLIC_URL", ""), "https URL clients use to reach the server (default https://localhost:<port>) [FEDCRED_PUBLIC_URL]")
-	f.StringVar(&cfg.Store, "store", envOr("FEDCRED_STORE", ""), "database: a SQLite file path or sqlite://<path> (default <data-dir>/fedcred.db) [FEDCRED_STORE]")
+	f.StringVar(&cfg.Store, "store", envOr("FEDCRED_STORE", ""), "database: a SQLite file path, sqlite://<path>, or postgres://... for several replicas (default <data-dir>/fedcred.db) [FEDCRED_STORE]")
 	f.StringVar(&cfg.TLSCertFile, "tls-cert-file", envOr("FEDCRED_TLS_CERT_FILE", ""), "serve this certificate instead of one from the local CA [FEDCRED_TLS_CERT_FILE]")
 	f.StringVar(&cfg.TLSKeyFile, "tls-key-file", envOr("FEDCRED_TLS_KEY_FILE", ""), "private key of --tls-cert-file [FEDCRED_TLS_KEY_FILE]")
 	f.StringVar(&cfg.KEKFile, "kek-file", envOr("FEDCRED_KEK_FILE", ""), "key-encryption key file (default <data-dir>/kek) [FEDCRED_KEK_FILE]")
 	f.BoolVar(&entraLimits, "entra-limits", entraLimits, "enforce Entra's limits, such as 20 federated credentials per identity [FEDCRED_ENTRA_LIMITS]")
+	for _, d := range durations {
+		f.DurationVar(d.dst, d.flag, d.def, d.help+" ["+d.env+"]")
+	}
 	f.StringVar(&logLevel, "log-level", envOr("FEDCRED_LOG_LEVEL", "info"), "log level: debug, info, warn, error [FEDCRED_LOG_LEVEL]")
 	return cmd
 }

@@ -147,16 +147,46 @@ func (m *Manager) Ensure(ctx context.Context, owner string, opts RingOptions) er
 // promotes the next key, which clients have already seen, to active, and
 // publishes a new next key. Keys retired long enough ago are removed.
 func (m *Manager) Rotate(ctx context.Context, owner string, opts RingOptions) error {
+	_, err := m.rotate(ctx, owner, opts, 0)
+	return err
+}
+
+// RotateIfOlder rotates owner's ring when its active key has been signing
+// for maxAge or longer, and reports whether it did. The age is checked again
+// inside the write transaction, so replicas calling it together rotate once.
+func (m *Manager) RotateIfOlder(ctx context.Context, owner string, opts RingOptions, maxAge time.Duration) (bool, error) {
+	if maxAge <= 0 {
+		return false, errors.New("keys: rotation age must be positive")
+	}
+	r, err := m.ring(ctx, owner)
+	if err != nil {
+		return false, err
+	}
+	if a := r.active(); a == nil || m.now().Sub(a.ActivatedAt) < maxAge {
+		return false, nil
+	}
+	return m.rotate(ctx, owner, opts, maxAge)
+}
+
+func (m *Manager) rotate(ctx context.Context, owner string, opts RingOptions, maxAge time.Duration) (bool, error) {
 	fresh, err := m.generate(owner, opts)
 	if err != nil {
-		return err
+		return false, err
 	}
+	rotated := false
 	err = m.store.Update(ctx, func(tx store.Tx) error {
+		rotated = false
 		r, err := loadRing(ctx, tx, owner)
 		if err != nil {
 			return err
 		}
 		now := m.now().UTC()
+		if maxAge > 0 {
+			if a := r.active(); a == nil || now.Sub(a.ActivatedAt) < maxAge {
+				return nil // rotated meanwhile, by this or another replica
+			}
+		}
+		rotated = true
 		for _, k := range r.keys {
 			switch {
 			case k.State == store.KeyActive:
@@ -181,9 +211,12 @@ func (m *Manager) Rotate(ctx context.Context, owner string, opts RingOptions) er
 		return store.Put(ctx, tx, fresh)
 	})
 	if err != nil {
-		return fmt.Errorf("rotate %s keys: %w", owner, err)
+		return false, fmt.Errorf("rotate %s keys: %w", owner, err)
 	}
-	return m.Ensure(ctx, owner, opts)
+	if !rotated {
+		return false, nil
+	}
+	return true, m.Ensure(ctx, owner, opts)
 }
 
 // DeleteRing removes every key of owner (when its cluster or tenant goes).

@@ -267,3 +267,55 @@ func TestLoadOrCreateKEK(t *testing.T) {
 		t.Fatal("accepted a malformed key-encryption key file")
 	}
 }
+
+func TestRotateIfOlderRotatesOnceAcrossCallers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	m, s := newManager(t, c)
+	// A second manager on the same store stands for another replica.
+	sealer, _ := keys.NewSealer(bytes.Repeat([]byte{7}, keys.KEKSize))
+	other, _ := keys.NewManager(keys.Config{Store: s, Sealer: sealer, Now: c.Now, RetireAfter: time.Hour})
+	owner := keys.TenantOwner("t")
+	if err := m.Ensure(ctx, owner, keys.RingOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if rotated, err := m.RotateIfOlder(ctx, owner, keys.RingOptions{}, 24*time.Hour); err != nil || rotated {
+		t.Fatalf("young key rotated: %v, %v", rotated, err)
+	}
+	c.Add(25 * time.Hour)
+	var wg sync.WaitGroup
+	results := make(chan bool, 4)
+	for _, mgr := range []*keys.Manager{m, other, m, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rotated, err := mgr.RotateIfOlder(ctx, owner, keys.RingOptions{}, 24*time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- rotated
+		}()
+	}
+	wg.Wait()
+	close(results)
+	n := 0
+	for r := range results {
+		if r {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d of 4 concurrent callers rotated, want exactly 1", n)
+	}
+	set, err := m.PublicKeys(ctx, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != 3 {
+		t.Fatalf("%d keys published after one rotation, want 3 (active, next, retired)", len(set.Keys))
+	}
+	if _, err := m.RotateIfOlder(ctx, owner, keys.RingOptions{}, 0); err == nil {
+		t.Fatal("a zero rotation age was accepted")
+	}
+}

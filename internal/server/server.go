@@ -25,6 +25,7 @@ import (
 	"github.com/fedcred/fedcred/internal/keys"
 	"github.com/fedcred/fedcred/internal/store"
 	"github.com/fedcred/fedcred/internal/store/mirror"
+	"github.com/fedcred/fedcred/internal/store/postgres"
 	"github.com/fedcred/fedcred/internal/store/sqlite"
 	"github.com/fedcred/fedcred/internal/sts"
 	"github.com/fedcred/fedcred/internal/tlsca"
@@ -43,8 +44,16 @@ type Config struct {
 	// https://<listen address>.
 	PublicURL string
 	// Store is the database: empty or a file path for SQLite (default
-	// <DataDir>/fedcred.db), or "sqlite://<path>".
+	// <DataDir>/fedcred.db), "sqlite://<path>", or a PostgreSQL URL
+	// ("postgres://..." or "postgresql://...") for several replicas.
 	Store string
+	// MaxStale is how long a replica keeps serving tokens from memory while
+	// it cannot reach PostgreSQL (default mirror.DefaultMaxStale).
+	MaxStale time.Duration
+	// TenantKeyRotation and ClusterKeyRotation are how long a signing key
+	// signs before it is rotated (defaults DefaultTenantKeyRotation and
+	// DefaultClusterKeyRotation; negative turns automatic rotation off).
+	TenantKeyRotation, ClusterKeyRotation time.Duration
 	// TLSCertFile and TLSKeyFile serve a given certificate instead of one
 	// issued by the local CA.
 	TLSCertFile, TLSKeyFile string
@@ -98,6 +107,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -117,7 +132,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 
-	backend, err := openStore(ctx, cfg)
+	backend, coord, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -126,19 +141,27 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			backend.Close()
 		}
 	}()
-	mir, err := mirror.New(ctx, mirror.Config{Backend: backend, Logger: log})
+	maxStale := cfg.MaxStale
+	if maxStale == 0 {
+		maxStale = mirror.DefaultMaxStale
+	}
+	mir, err := mirror.New(ctx, mirror.Config{Backend: backend, Coordinator: coord, Logger: log, MaxStale: maxStale})
 	if err != nil {
 		return nil, err
 	}
 	var st store.Store = mir
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var bgDone sync.WaitGroup
 	defer func() {
 		if err != nil {
 			stopBackground()
+			bgDone.Wait()
 		}
 	}()
-	var bgDone sync.WaitGroup
 	bgDone.Go(func() { mir.Run(bg) })
+	if err := waitServing(ctx, mir, joinTimeout); err != nil {
+		return nil, err
+	}
 
 	kekPath := cfg.KEKFile
 	if kekPath == "" {
@@ -165,6 +188,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("prepare tenant keys: %w", err)
 	}
 
+	bgDone.Go(func() {
+		(&maintenance{
+			store: st, keys: km, pruner: asPruner(backend), log: log,
+			tenantKeyAge:  orDuration(cfg.TenantKeyRotation, DefaultTenantKeyRotation),
+			clusterKeyAge: orDuration(cfg.ClusterKeyRotation, DefaultClusterKeyRotation),
+		}).run(bg)
+	})
+
 	iss, err := issuer.New(issuer.Config{Store: st, Keys: km, PublicURL: publicURL, Now: cfg.Now})
 	if err != nil {
 		return nil, err
@@ -190,7 +221,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	stsHandler.Mount(mux)
 	iss.Mount(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", readyz(st))
+	mux.HandleFunc("GET /readyz", readyz(mir))
 
 	s := &Server{
 		URL:            publicURL,
@@ -316,17 +347,62 @@ func loadTLS(cfg Config, publicURL string) (tls.Certificate, string, error) {
 	return cert, caFile, nil
 }
 
-func openStore(ctx context.Context, cfg Config) (mirror.Backend, error) {
+// joinTimeout bounds how long a replica waits to catch up and join at start.
+const joinTimeout = 30 * time.Second
+
+// openStore opens the configured backend. PostgreSQL also coordinates the
+// replicas that share it; SQLite serves one process.
+func openStore(ctx context.Context, cfg Config) (mirror.Backend, mirror.Coordinator, error) {
 	path := cfg.Store
 	switch {
+	case strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://"):
+		pg, err := postgres.Open(ctx, path, postgres.Options{Logger: cfg.Logger})
+		if err != nil {
+			return nil, nil, err
+		}
+		return pg, pg, nil
 	case path == "":
 		path = filepath.Join(cfg.DataDir, config.DatabaseFile)
 	case strings.HasPrefix(path, "sqlite://"):
 		path = strings.TrimPrefix(path, "sqlite://")
 	case strings.Contains(path, "://"):
-		return nil, fmt.Errorf("unsupported store %q: use a SQLite file path or sqlite://<path>", redactURL(path))
+		return nil, nil, fmt.Errorf("unsupported store %q: use a SQLite file path, sqlite://<path> or postgres://...", redactURL(path))
 	}
-	return sqlite.Open(ctx, path)
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, nil, nil
+}
+
+func asPruner(b mirror.Backend) pruner {
+	p, _ := b.(pruner)
+	return p
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// waitServing waits until the mirror has loaded, caught up and (with
+// replicas) joined, so the server answers from a current copy from its first
+// request.
+func waitServing(ctx context.Context, m *mirror.Mirror, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for !m.Serving() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("replica %s could not catch up with the store within %v", m.ReplicaID(), timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // redactURL drops any password from a store URL before it is shown.
@@ -338,16 +414,12 @@ func redactURL(s string) string {
 	return u.Redacted()
 }
 
-func readyz(st store.Store) http.HandlerFunc {
+// readyz answers 200 while this replica serves from a current copy of the
+// store, and 503 while it is fenced or catching up.
+func readyz(m *mirror.Mirror) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		err := st.View(ctx, func(tx store.Tx) error {
-			_, err := store.List[store.Tenant](ctx, tx, "", "", 1)
-			return err
-		})
-		if err != nil {
-			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		if !m.Serving() {
+			http.Error(w, "catching up with the store", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")

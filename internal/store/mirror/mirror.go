@@ -49,7 +49,7 @@ type Backend interface {
 type Coordinator interface {
 	Heartbeat(ctx context.Context, id string, applied int64, lease time.Duration) (fenced bool, err error)
 	Unfence(ctx context.Context, id string, applied int64, lease time.Duration) (ok bool, err error)
-	AwaitApplied(ctx context.Context, seq int64, wait time.Duration) (fenced []string, err error)
+	AwaitApplied(ctx context.Context, seq int64, wait, stale time.Duration) (fenced []string, err error)
 	Deregister(ctx context.Context, id string) error
 	Listen(ctx context.Context, notify func(seq int64)) error
 }
@@ -170,7 +170,7 @@ func (m *Mirror) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	seq := m.Seq()
 	m.ack(ctx)
-	fenced, err := m.cfg.Coordinator.AwaitApplied(ctx, seq, m.cfg.AckWait)
+	fenced, err := m.cfg.Coordinator.AwaitApplied(ctx, seq, m.cfg.AckWait, m.cfg.MaxStale)
 	if err != nil {
 		return fmt.Errorf("wait for replicas to apply the write: %w", err)
 	}

@@ -161,7 +161,7 @@ func (f *fakeCoordinator) Unfence(ctx context.Context, id string, applied int64,
 	return f.unfenceOK, nil
 }
 
-func (f *fakeCoordinator) AwaitApplied(ctx context.Context, seq int64, wait time.Duration) ([]string, error) {
+func (f *fakeCoordinator) AwaitApplied(ctx context.Context, seq int64, wait, stale time.Duration) ([]string, error) {
 	f.mu.Lock()
 	f.awaited = append(f.awaited, seq)
 	f.mu.Unlock()

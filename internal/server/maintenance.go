@@ -1,0 +1,95 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/fedcred/fedcred/internal/keys"
+	"github.com/fedcred/fedcred/internal/store"
+)
+
+// Maintenance defaults.
+const (
+	DefaultTenantKeyRotation  = 30 * 24 * time.Hour // tenant access-token keys
+	DefaultClusterKeyRotation = 90 * 24 * time.Hour // cluster service-account keys, as AKS does
+	maintenanceEvery          = time.Minute
+	keepChanges               = 15 * time.Minute
+)
+
+// pruner is a backend whose change feed can be trimmed.
+type pruner interface {
+	PruneChanges(ctx context.Context, olderThan time.Duration) error
+}
+
+// maintenance rotates signing keys when they are due and trims the change
+// feed. Every replica runs it; each step is safe to run concurrently (key
+// rotation checks the key's age inside its write transaction, so it happens
+// once across replicas).
+type maintenance struct {
+	store          store.Store
+	keys           *keys.Manager
+	pruner         pruner
+	log            *slog.Logger
+	tenantKeyAge   time.Duration
+	clusterKeyAge  time.Duration
+	clusterOptions keys.RingOptions
+}
+
+func (m *maintenance) run(ctx context.Context) {
+	t := time.NewTicker(maintenanceEvery)
+	defer t.Stop()
+	for {
+		m.once(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *maintenance) once(ctx context.Context) {
+	var (
+		tenants  []store.Tenant
+		clusters []store.Cluster
+	)
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		if tenants, err = store.List[store.Tenant](ctx, tx, "", "", 0); err != nil {
+			return err
+		}
+		clusters, err = store.List[store.Cluster](ctx, tx, "", "", 0)
+		return err
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("maintenance: list key owners", "err", err)
+		}
+		return
+	}
+	for _, t := range tenants {
+		m.rotate(ctx, keys.TenantOwner(t.ID), tenantRing(t.ID), m.tenantKeyAge)
+	}
+	for _, c := range clusters {
+		m.rotate(ctx, keys.ClusterOwner(c.UID), m.clusterOptions, m.clusterKeyAge)
+	}
+	if m.pruner != nil {
+		if err := m.pruner.PruneChanges(ctx, keepChanges); err != nil && ctx.Err() == nil {
+			m.log.Warn("maintenance: prune change feed", "err", err)
+		}
+	}
+}
+
+func (m *maintenance) rotate(ctx context.Context, owner string, opts keys.RingOptions, age time.Duration) {
+	if age <= 0 {
+		return
+	}
+	rotated, err := m.keys.RotateIfOlder(ctx, owner, opts, age)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		m.log.Warn("maintenance: rotate signing keys", "owner", owner, "err", err)
+	case rotated:
+		m.log.Info("signing keys rotated", "owner", owner)
+	}
+}
