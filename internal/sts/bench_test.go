@@ -1,0 +1,137 @@
+package sts_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/fedcred/fedcred/internal/issuer"
+	"github.com/fedcred/fedcred/internal/keys"
+	"github.com/fedcred/fedcred/internal/store"
+	"github.com/fedcred/fedcred/internal/store/mirror"
+	"github.com/fedcred/fedcred/internal/store/sqlite"
+	"github.com/fedcred/fedcred/internal/sts"
+)
+
+// BenchmarkTokenExchange measures one federated token exchange through the
+// handler, on the server's real read path (the in-memory mirror over
+// SQLite): parse, look up client and credentials, verify the assertion,
+// sign the access token. Compare with BenchmarkExchangeFloor, the one
+// signature verification and one signature every exchange must do:
+//
+//	go test -run '^$' -bench 'TokenExchange|ExchangeFloor' ./internal/sts
+func BenchmarkTokenExchange(b *testing.B) {
+	ctx := context.Background()
+	backend, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer backend.Close()
+	st, err := mirror.New(ctx, mirror.Config{Backend: backend})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealer, _ := keys.NewSealer(bytes.Repeat([]byte{1}, keys.KEKSize))
+	km, _ := keys.NewManager(keys.Config{Store: st, Sealer: sealer})
+	const public = "https://fedcred.bench"
+	iss, err := issuer.New(issuer.Config{Store: st, Keys: km, PublicURL: public})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cluster := store.Cluster{SubscriptionID: subID, ResourceGroup: "rg", Name: "c", TenantID: tenantID,
+		UID: "0d9c3e0a-1111-4222-8333-444455556666", OIDCIssuerEnabled: true}
+	id := store.Identity{SubscriptionID: subID, ResourceGroup: "rg", Name: "id", TenantID: tenantID,
+		ClientID: "a1f45e16-dfd8-4b05-b50d-08484d4edc4c", PrincipalID: "71c1e704-1089-41f4-9184-026110950e6a"}
+	err = st.Update(ctx, func(tx store.Tx) error {
+		for _, o := range []store.Object{store.Tenant{ID: tenantID}, cluster, id} {
+			if err := store.Create(ctx, tx, o); err != nil {
+				return err
+			}
+		}
+		// Other credentials on the identity, as a busy identity has.
+		for i, sa := range []string{"a", "b", "c", "d", "ai-svc", "e", "f", "g"} {
+			fic := store.FederatedCredential{SubscriptionID: subID, ResourceGroup: "rg", IdentityName: "id",
+				Name: "fic-" + sa + strings.Repeat("x", i), Issuer: iss.IssuerURL(cluster),
+				Subject: "system:serviceaccount:pets:" + sa, Audiences: []string{defAud}}
+			if err := store.Create(ctx, tx, fic); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := km.Ensure(ctx, keys.TenantOwner(tenantID), keys.RingOptions{Certificate: true}); err != nil {
+		b.Fatal(err)
+	}
+	if err := iss.PrepareKeys(ctx, cluster); err != nil {
+		b.Fatal(err)
+	}
+	h, err := sts.New(sts.Config{Store: st, Keys: km, Issuers: iss, PublicURL: public})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Mount(mux)
+	assertion, _, err := iss.MintToken(ctx, cluster, "pets", "ai-svc", issuer.TokenRequestSpec{Audiences: []string{defAud}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {id.ClientID}, "scope": {"https://vault.azure.net/.default openid offline_access profile"},
+		"client_assertion_type": {jwtBearer}, "client_assertion": {assertion}, "client_info": {"1"},
+	}.Encode()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/"+tenantID+"/oauth2/v2.0/token", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("exchange = %d %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkExchangeFloor is the floor of an exchange: verifying one RS256
+// token and signing one, with 2048-bit keys.
+func BenchmarkExchangeFloor(b *testing.B) {
+	inKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	outKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	in, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: inKey}, nil)
+	out, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: outKey}, nil)
+	claims := map[string]any{"iss": "https://fedcred.bench/oidc/t/c/", "sub": "system:serviceaccount:pets:ai-svc",
+		"aud": []string{defAud}, "exp": time.Now().Add(time.Hour).Unix()}
+	tok, err := jwt.Signed(in).Claims(claims).Serialize()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.RS256})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var c map[string]any
+		if err := parsed.Claims(&inKey.PublicKey, &c); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := jwt.Signed(out).Claims(c).Serialize(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
