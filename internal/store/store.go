@@ -40,6 +40,11 @@ const (
 	KindFederatedCredential Kind = "federatedCredential"
 	KindCluster             Kind = "cluster"
 	KindSigningKey          Kind = "signingKey"
+	KindRoleAssignment      Kind = "roleAssignment"
+	KindVault               Kind = "vault"
+	KindSecret              Kind = "secret"
+	KindApplication         Kind = "application"
+	KindAppRoleAssignment   Kind = "appRoleAssignment"
 )
 
 // Object is implemented by every persisted type. Methods must work on the zero

@@ -39,6 +39,11 @@ func objects() []store.Object {
 		store.FederatedCredential{SubscriptionID: "sub", ResourceGroup: "RG1", IdentityName: "Id1", Name: "f1", Issuer: "https://i/", Subject: "s", Audiences: []string{"a"}, CreatedAt: t0, UpdatedAt: t0},
 		store.Cluster{SubscriptionID: "sub", ResourceGroup: "RG1", Name: "c1", UID: "u1", OIDCIssuerEnabled: true, CreatedAt: t0, UpdatedAt: t0},
 		store.SigningKey{Owner: "cluster/u1", KID: "k1", Algorithm: "RS256", PublicKeyDER: []byte{3}, SealedPrivateKey: []byte{4}, State: store.KeyActive, CreatedAt: t0, ActivatedAt: t0},
+		store.RoleAssignment{Name: "A1", Scope: "/subscriptions/sub/resourceGroups/RG1", RoleDefinitionID: "/subscriptions/sub/providers/Microsoft.Authorization/roleDefinitions/r", PrincipalID: "p", PrincipalType: "ServicePrincipal", TenantID: "t", CreatedAt: t0, UpdatedAt: t0},
+		store.Vault{SubscriptionID: "sub", ResourceGroup: "RG1", Name: "Vault1", Location: "eastus", TenantID: "t", CreatedAt: t0, UpdatedAt: t0},
+		store.Secret{VaultName: "Vault1", Name: "Db-Password", Version: "abc", SealedValue: []byte{5}, Enabled: true, Expires: &t0, CreatedAt: t0, UpdatedAt: t0},
+		store.Application{TenantID: "t", ObjectID: "o2", AppID: "APP", ServicePrincipalID: "sp", IdentifierURIs: []string{"api://orders"}, AppRoles: []store.AppRole{{ID: "r1", Value: "Orders.Read", AllowedMemberTypes: []string{"Application"}, IsEnabled: true}}, CreatedAt: t0, UpdatedAt: t0},
+		store.AppRoleAssignment{ID: "x1", TenantID: "t", PrincipalID: "p", PrincipalType: "ServicePrincipal", ResourceID: "sp", AppRoleID: "r1", CreatedAt: t0},
 	}
 }
 
@@ -86,6 +91,16 @@ func check(ctx context.Context, tx store.Tx, obj store.Object) error {
 	case store.Cluster:
 		return roundTrip(ctx, tx, o)
 	case store.SigningKey:
+		return roundTrip(ctx, tx, o)
+	case store.RoleAssignment:
+		return roundTrip(ctx, tx, o)
+	case store.Vault:
+		return roundTrip(ctx, tx, o)
+	case store.Secret:
+		return roundTrip(ctx, tx, o)
+	case store.Application:
+		return roundTrip(ctx, tx, o)
+	case store.AppRoleAssignment:
 		return roundTrip(ctx, tx, o)
 	}
 	return fmt.Errorf("unhandled type %T", obj)
