@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -93,6 +94,12 @@ Every flag can also be set by its FEDCRED_* environment variable.`,
 	f.StringVar(&cfg.TLSCertFile, "tls-cert-file", envOr("FEDCRED_TLS_CERT_FILE", ""), "serve this certificate instead of one from the local CA [FEDCRED_TLS_CERT_FILE]")
 	f.StringVar(&cfg.TLSKeyFile, "tls-key-file", envOr("FEDCRED_TLS_KEY_FILE", ""), "private key of --tls-cert-file [FEDCRED_TLS_KEY_FILE]")
 	f.StringVar(&cfg.KEKFile, "kek-file", envOr("FEDCRED_KEK_FILE", ""), "key-encryption key file (default <data-dir>/kek) [FEDCRED_KEK_FILE]")
+	var previousKEKs []string
+	if v := envOr("FEDCRED_PREVIOUS_KEK_FILES", ""); v != "" {
+		previousKEKs = strings.Split(v, ",")
+	}
+	f.StringArrayVar(&cfg.PreviousKEKFiles, "previous-kek-file", previousKEKs,
+		"an earlier key-encryption key, while rotating: what it sealed is re-sealed with --kek-file (repeatable) [FEDCRED_PREVIOUS_KEK_FILES, comma-separated]")
 	f.BoolVar(&entraLimits, "entra-limits", entraLimits, "enforce Entra's limits, such as 20 federated credentials per identity [FEDCRED_ENTRA_LIMITS]")
 	for _, d := range durations {
 		f.DurationVar(d.dst, d.flag, d.def, d.help+" ["+d.env+"]")

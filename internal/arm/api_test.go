@@ -7,13 +7,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/fedcred/fedcred/internal/rbac"
 )
 
 func TestNew_RejectsIncompleteConfig(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t)
 	valid := func() Config {
-		return Config{Store: env.store, PublicURL: testPublicURL, TenantID: testTenant, Issuers: env.issuers, Authenticate: testAuthenticate}
+		return Config{Store: env.store, PublicURL: testPublicURL, TenantID: testTenant, Issuers: env.issuers,
+			Authenticate: testAuthenticate, Authorizer: rbac.Authorizer{Store: env.store}}
 	}
 	if _, err := New(valid()); err != nil {
 		t.Fatalf("New(valid) = %v", err)
@@ -26,6 +29,7 @@ func TestNew_RejectsIncompleteConfig(t *testing.T) {
 		{name: "no store", mutate: func(c *Config) { c.Store = nil }, want: "store is required"},
 		{name: "no issuers", mutate: func(c *Config) { c.Issuers = nil }, want: "cluster issuers are required"},
 		{name: "no authenticator", mutate: func(c *Config) { c.Authenticate = nil }, want: "authenticate func is required"},
+		{name: "no authorizer", mutate: func(c *Config) { c.Authorizer = nil }, want: "authorizer is required"},
 		{name: "no tenant", mutate: func(c *Config) { c.TenantID = "" }, want: "tenant id is required"},
 		{name: "relative public url", mutate: func(c *Config) { c.PublicURL = "/relative" }, want: "public url"},
 		{name: "public url with query", mutate: func(c *Config) { c.PublicURL = "https://x.test?a=b" }, want: "public url"},
@@ -203,6 +207,45 @@ func TestAuthorization(t *testing.T) {
 			wantAction: "Microsoft.Resources/subscriptions/read",
 			wantScope:  "/subscriptions/" + testSub,
 		},
+		{
+			name: "vault write", method: http.MethodPut, path: vaultPath("rg", "kv1"), body: map[string]any{"location": "eastus"},
+			wantAction: "Microsoft.KeyVault/vaults/write",
+			wantScope:  vaultPath("rg", "kv1"),
+		},
+		{
+			name: "vault list in subscription", method: http.MethodGet, path: subPath + "/providers/Microsoft.KeyVault/vaults",
+			wantAction: "Microsoft.KeyVault/vaults/read",
+			wantScope:  subPath,
+		},
+		{
+			name: "vault delete", method: http.MethodDelete, path: vaultPath("rg", "kv1"),
+			wantAction: "Microsoft.KeyVault/vaults/delete",
+			wantScope:  vaultPath("rg", "kv1"),
+		},
+		{
+			name: "role assignment write at an identity", method: http.MethodPut,
+			path:       assignmentsPath(identityPath("rg", "id1"), "cccccccc-0000-0000-0000-000000000001"),
+			body:       assignmentBody(rbac.OwnerID, identityObjectID),
+			wantAction: "Microsoft.Authorization/roleAssignments/write",
+			wantScope:  identityPath("rg", "id1"),
+		},
+		{
+			name: "role assignment delete at the subscription", method: http.MethodDelete,
+			path:       assignmentsPath(subPath, adminOwnerAssignment),
+			wantAction: "Microsoft.Authorization/roleAssignments/delete",
+			wantScope:  subPath,
+		},
+		{
+			name: "role assignment list at a group", method: http.MethodGet, path: assignmentsPath(rgPath("rg")),
+			wantAction: "Microsoft.Authorization/roleAssignments/read",
+			wantScope:  rgPath("rg"),
+		},
+		{
+			name: "role definition read at a credential", method: http.MethodGet,
+			path:       credentialPath("rg", "id1", "fic1") + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.ReaderID,
+			wantAction: "Microsoft.Authorization/roleDefinitions/read",
+			wantScope:  credentialPath("rg", "id1", "fic1"),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,6 +300,7 @@ func TestSubscriptions(t *testing.T) {
 		{name: "service principal sees its tenant's subscription", token: adminToken, want: []string{testSub}},
 		{name: "other tenant sees its own", token: otherTenantToken, want: []string{otherSub}},
 		{name: "managed identity without access sees none", token: identityToken, want: nil},
+		{name: "service principal without a role sees none", token: noRoleToken, want: nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

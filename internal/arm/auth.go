@@ -1,11 +1,13 @@
 package arm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/fedcred/fedcred/internal/rbac"
 	"github.com/fedcred/fedcred/internal/store"
 )
 
@@ -68,12 +70,18 @@ func (h *Handler) authenticate(r *http.Request) (Principal, error) {
 	return p, nil
 }
 
-// authorize decides whether p may perform a. It is the single point where
-// role-based access control plugs in; until then a service principal may do
-// everything and any other principal nothing. Tenant isolation is not decided
-// here but by visible, before any resource is read.
-func (h *Handler) authorize(p Principal, a access) error {
-	if p.Type == PrincipalServicePrincipal {
+// authorize decides whether p may perform a: a role assigned to p at a's
+// scope or above must grant a's action (a management action, never a data
+// action). Service principals are decided like everyone else; the admin
+// principal is an Owner by assignment, not by exception. An authorizer that
+// cannot decide fails the request (503 or 500); it never allows. Tenant
+// isolation is not decided here but by visible, before any resource is read.
+func (h *Handler) authorize(ctx context.Context, p Principal, a access) error {
+	allowed, err := h.allowed(ctx, p, a)
+	if err != nil {
+		return err
+	}
+	if allowed {
 		return nil
 	}
 	return &apiError{
@@ -83,6 +91,18 @@ func (h *Handler) authorize(p Principal, a access) error {
 			"over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.",
 			p.ObjectID, p.ObjectID, a.Action, a.Scope),
 	}
+}
+
+// allowed asks the authorizer whether p may perform a.
+func (h *Handler) allowed(ctx context.Context, p Principal, a access) (bool, error) {
+	if p.ObjectID == "" {
+		return false, nil
+	}
+	d, err := h.cfg.Authorizer.Decide(ctx, rbac.Request{PrincipalID: p.ObjectID, Action: a.Action, Scope: a.Scope})
+	if err != nil {
+		return false, fmt.Errorf("authorize %s on %s: %w", a.Action, a.Scope, err)
+	}
+	return d.Allowed, nil
 }
 
 // visible reports whether sub belongs to p's tenant.

@@ -388,8 +388,9 @@ func errIssuerNotEnabled(cluster string) *apiError {
 		message: fmt.Sprintf("The OIDC issuer is not enabled on managed cluster '%s'. Enable it first with oidcIssuerProfile.enabled=true (az aks update --enable-oidc-issuer).", clip(cluster))}
 }
 
-// deleteClusterRecords deletes a cluster and its service-account signing keys
-// in the caller's transaction, so no key of a deleted cluster outlives it.
+// deleteClusterRecords deletes a cluster, its service-account signing keys
+// and the role assignments made on it, in the caller's transaction, so no key
+// or grant of a deleted cluster outlives it.
 func deleteClusterRecords(ctx context.Context, tx store.Tx, c store.Cluster) error {
 	if err := store.Delete[store.Cluster](ctx, tx, c.Key()); err != nil {
 		return fmt.Errorf("delete cluster: %w", err)
@@ -403,5 +404,6 @@ func deleteClusterRecords(ctx context.Context, tx store.Tx, c store.Cluster) err
 			return fmt.Errorf("delete cluster key: %w", err)
 		}
 	}
-	return nil
+	_, err = deleteAll[store.RoleAssignment](ctx, tx, c.Key()+"/")
+	return err
 }

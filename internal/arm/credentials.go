@@ -284,15 +284,16 @@ func (h *Handler) putCredential(ctx context.Context, req *request) (response, er
 	return response{status, renderCredential(f)}, nil
 }
 
-// deleteCredential deletes a credential: 200 when it existed, 204 when it
-// did not.
+// deleteCredential deletes a credential and the role assignments made on it:
+// 200 when it existed, 204 when it did not.
 func (h *Handler) deleteCredential(ctx context.Context, req *request) (response, error) {
 	status := http.StatusOK
 	err := h.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		if _, err := readParentIdentity(ctx, tx, req.rt, req.sub.ID); err != nil {
 			return err
 		}
-		err := store.Delete[store.FederatedCredential](ctx, tx, store.ScopeKey(req.rt.credentialID()))
+		key := store.ScopeKey(req.rt.credentialID())
+		err := store.Delete[store.FederatedCredential](ctx, tx, key)
 		if errors.Is(err, store.ErrNotFound) {
 			status = http.StatusNoContent
 			return nil
@@ -300,7 +301,8 @@ func (h *Handler) deleteCredential(ctx context.Context, req *request) (response,
 		if err != nil {
 			return fmt.Errorf("delete federated credential: %w", err)
 		}
-		return nil
+		_, err = deleteAll[store.RoleAssignment](ctx, tx, key+"/")
+		return err
 	})
 	if err != nil {
 		return response{}, err

@@ -1,17 +1,20 @@
 // Package arm serves fedcred's management API in the shape of Azure Resource
 // Manager: subscriptions, resource groups, user-assigned managed identities
-// with their federated identity credentials, and managed clusters with their
-// OIDC issuers, plus the /metadata/endpoints document the az CLI reads when a
-// cloud is registered.
+// with their federated identity credentials, managed clusters with their OIDC
+// issuers, Key Vaults (the control plane; the data plane is served
+// elsewhere), and Microsoft.Authorization role definitions and role
+// assignments at any scope, plus the /metadata/endpoints document the az CLI
+// reads when a cloud is registered.
 //
 // Requests pass one pipeline (see Handler.ServeHTTP): authenticate the bearer
 // token, require an api-version, match the route, compute the RBAC action and
-// scope (accessFor), authorize it (Handler.authorize), check that the
-// subscription is visible to the caller's tenant, and run the handler. Errors
-// are values (apiError, kubeStatusError) written in one place (writeError) in
-// ARM's CloudError shape, or in Kubernetes' Status shape for the
-// service-account token endpoint. Unexpected failures are logged and answered
-// with a generic InternalServerError.
+// scope (accessFor), check that the subscription is visible to the caller's
+// tenant, authorize the action at the scope (Handler.authorize, through
+// Config.Authorizer), and run the handler. Errors are values (apiError,
+// kubeStatusError) written in one place (writeError) in ARM's CloudError
+// shape, or in Kubernetes' Status shape for the service-account token
+// endpoint. Unexpected failures are logged and answered with a generic
+// InternalServerError.
 //
 // Conventions and decisions:
 //
@@ -23,11 +26,18 @@
 //     answered 404 SubscriptionNotFound, exactly as a subscription that does
 //     not exist, so its existence does not leak across tenants. GET
 //     /subscriptions lists only the caller's tenant's subscriptions.
-//   - Authorization: a ServicePrincipal may do everything in its tenant's
-//     subscriptions; any other principal (a ManagedIdentity) is refused with
-//     403 AuthorizationFailed. GET /subscriptions filters by the same rule, as
-//     ARM does, so a principal without access sees an empty list rather than
-//     a 403. Role-based access control will replace Handler.authorize.
+//   - Authorization: every caller, service principals included, is decided
+//     by role-based access control: a role assigned to the caller at the
+//     scope or above it must grant the action (management actions only; data
+//     actions are for the data planes). There is no built-in administrator:
+//     the server's bootstrap gives its admin service principal an Owner
+//     assignment on the subscription. A refusal is 403 AuthorizationFailed
+//     naming the caller, action and scope; an authorizer that cannot read the
+//     assignments fails the request with 503 (store unavailable) or 500,
+//     never an allow. GET /subscriptions lists the caller's tenant's
+//     subscriptions on which it may do Microsoft.Resources/subscriptions/read,
+//     as ARM does, so a principal without access sees an empty list rather
+//     than a 403.
 //   - Actions follow Azure's operation names, for example
 //     Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write.
 //     The two cluster operations are named
@@ -49,7 +59,47 @@
 //     is refused rather than silently dropped. The 20-credential cap applies
 //     only when Config.EntraLimits is set, and concurrent writes to one
 //     identity are serialized by the store, never answered 409.
-//   - Deleting a resource group deletes, in the same transaction, its
-//     identities, their credentials and its clusters. Deleting an identity
-//     deletes its credentials.
+//   - Role definitions are the built-in roles (package rbac), the same at
+//     every scope: GET {scope}/providers/Microsoft.Authorization/
+//     roleDefinitions[/{guid}], filtered by $filter=roleName eq '{name}' or
+//     type eq '{type}'. Role assignments are PUT, GET and DELETE at
+//     {scope}/providers/Microsoft.Authorization/roleAssignments/{guid} and
+//     listed at .../roleAssignments, where the scope is a subscription, a
+//     resource group or a resource served here (an identity, a federated
+//     credential, a cluster or a vault), and must exist (404 otherwise). The
+//     actions are Microsoft.Authorization/roleAssignments/read, write and
+//     delete at the scope, so no caller can raise its own rights without
+//     roleAssignments/write (Owner has it; Contributor and Managed Identity
+//     Contributor do not).
+//   - A role assignment's principal must be a service principal (by object
+//     ID) or a managed identity (by principal ID) of the subscription's
+//     tenant (400 PrincipalNotFound otherwise); principalType, if given,
+//     must be ServicePrincipal, which both are in ARM's terms. Its scope is
+//     stored in the casing the resource was created with. roleDefinitionId
+//     may name any subscription or none; it is stored under the scope's
+//     subscription. A PUT of an existing assignment answers 201, as ARM does,
+//     when role, principal and scope are unchanged (only the description may
+//     change), and 409 RoleAssignmentUpdateNotPermitted otherwise; the same
+//     grant under another name is 409 RoleAssignmentExists. Conditions (ABAC)
+//     are refused. createdBy is null: the store does not record the creator.
+//     Lists return the assignments at and above the scope and, unless
+//     $filter has atScope(), below it; $filter also takes principalId eq
+//     '{id}' and assignedTo('{id}') (the same here, as there are no groups),
+//     joined by "and". nextLink keeps $filter.
+//   - Key Vaults authorize their data plane with RBAC only:
+//     enableRbacAuthorization may be omitted or true, never false, and access
+//     policies are ignored as Azure ignores them on such a vault. tenantId defaults to the
+//     subscription's and must equal it; the SKU is standard (family A), and
+//     soft delete is off (a deleted vault and its secrets are gone at once).
+//     Vault names are unique across every subscription and tenant, as DNS
+//     names are in Azure (409 VaultAlreadyExists). vaultUri is
+//     <PublicURL>/vaults/<name>/.
+//   - Deletes cascade in the same transaction. Deleting a resource group
+//     deletes its identities, their credentials, its clusters, its vaults
+//     with their secrets, and every role assignment at or below it. Deleting
+//     an identity deletes its credentials; deleting an identity, credential,
+//     cluster or vault deletes the role assignments at or below it, so a
+//     resource recreated under the same name starts ungranted. Assignments
+//     made to a deleted identity elsewhere stay (as in Azure) but can never
+//     match again: a recreated identity gets a new principal ID.
 package arm

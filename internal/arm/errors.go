@@ -269,6 +269,96 @@ func errResourceGroupLocationChanged(have, want string) *apiError {
 	}
 }
 
+func errMissingProperty(target string) *apiError {
+	return &apiError{
+		status:  http.StatusBadRequest,
+		code:    "InvalidRequestContent",
+		message: fmt.Sprintf("The request content is missing the required property '%s'.", target),
+		target:  target,
+	}
+}
+
+func errRoleDefinitionNotFound(status int, id string) *apiError {
+	return &apiError{
+		status:  status,
+		code:    "RoleDefinitionDoesNotExist",
+		message: fmt.Sprintf("The specified role definition with ID '%s' does not exist.", clip(id)),
+	}
+}
+
+func errInvalidRoleDefinitionID(id string) *apiError {
+	return &apiError{
+		status: http.StatusBadRequest,
+		code:   "InvalidRoleDefinitionId",
+		message: fmt.Sprintf("The role definition ID '%s' is not valid. It must be "+
+			"/subscriptions/{subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/{guid}.", clip(id)),
+		target: "properties.roleDefinitionId",
+	}
+}
+
+func errInvalidRoleAssignmentID(name string) *apiError {
+	return &apiError{
+		status:  http.StatusBadRequest,
+		code:    "InvalidRoleAssignmentId",
+		message: fmt.Sprintf("The role assignment ID '%s' is not valid. The role assignment ID must be a GUID.", clip(name)),
+	}
+}
+
+func errRoleAssignmentNotFound(name string) *apiError {
+	return &apiError{
+		status:  http.StatusNotFound,
+		code:    "RoleAssignmentNotFound",
+		message: fmt.Sprintf("The role assignment '%s' is not found.", clip(name)),
+	}
+}
+
+func errRoleAssignmentExists() *apiError {
+	return &apiError{status: http.StatusConflict, code: "RoleAssignmentExists", message: "The role assignment already exists."}
+}
+
+func errRoleAssignmentUpdateNotPermitted() *apiError {
+	return &apiError{
+		status:  http.StatusConflict,
+		code:    "RoleAssignmentUpdateNotPermitted",
+		message: "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+	}
+}
+
+func errPrincipalNotFound(principal, tenant string) *apiError {
+	return &apiError{
+		status:  http.StatusBadRequest,
+		code:    "PrincipalNotFound",
+		message: fmt.Sprintf("Principal %s does not exist in the directory %s.", clip(principal), tenant),
+	}
+}
+
+func errUnmatchedPrincipalType(principal, have, want string) *apiError {
+	return &apiError{
+		status: http.StatusBadRequest,
+		code:   "UnmatchedPrincipalType",
+		message: fmt.Sprintf("The PrincipalId '%s' has type '%s', which is different from specified PrincipalType '%s'.",
+			clip(principal), have, clip(want)),
+		target: "properties.principalType",
+	}
+}
+
+func errVaultNameNotValid(name string) *apiError {
+	return &apiError{
+		status: http.StatusBadRequest,
+		code:   "VaultNameNotValid",
+		message: fmt.Sprintf("The vault name '%s' is invalid. A vault's name must be between 3-24 alphanumeric characters. "+
+			"The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens.", clip(name)),
+	}
+}
+
+func errVaultAlreadyExists(name string) *apiError {
+	return &apiError{
+		status:  http.StatusConflict,
+		code:    "VaultAlreadyExists",
+		message: fmt.Sprintf("The vault name '%s' is already in use.", clip(name)),
+	}
+}
+
 func errInvalidName(code, message string) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: code, message: message}
 }

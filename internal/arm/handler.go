@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fedcred/fedcred/internal/issuer"
+	"github.com/fedcred/fedcred/internal/rbac"
 	"github.com/fedcred/fedcred/internal/store"
 )
 
@@ -30,6 +31,13 @@ type ClusterIssuer interface {
 	MintToken(ctx context.Context, c store.Cluster, namespace, serviceAccount string, spec issuer.TokenRequestSpec) (token string, expires time.Time, err error)
 }
 
+// Authorizer decides role-based access; *rbac.Authorizer and
+// rbac.Authorizer satisfy it. An error means no decision could be made; it is
+// never taken as an allow.
+type Authorizer interface {
+	Decide(ctx context.Context, req rbac.Request) (rbac.Decision, error)
+}
+
 // Config configures a Handler.
 type Config struct {
 	// Store holds every resource.
@@ -42,6 +50,10 @@ type Config struct {
 	TenantID string
 	// Issuers manages the clusters' OIDC issuers.
 	Issuers ClusterIssuer
+	// Authorizer decides every request against the role assignments:
+	// each caller, service principals included, needs a role that grants
+	// the request's action at its scope (see accessFor).
+	Authorizer Authorizer
 	// Authenticate identifies the caller from its bearer token. It returns
 	// an error wrapping ErrUnauthenticated when the token is missing or
 	// invalid; any other error is answered as an internal failure.
@@ -82,6 +94,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Authenticate == nil {
 		errs = append(errs, errors.New("authenticate func is required"))
+	}
+	if cfg.Authorizer == nil {
+		errs = append(errs, errors.New("authorizer is required"))
 	}
 	if cfg.TenantID == "" {
 		errs = append(errs, errors.New("tenant id is required"))
@@ -186,19 +201,21 @@ func (h *Handler) serve(r *http.Request) (response, error) {
 	if !ok {
 		return response{}, errMethodNotAllowed(r.Method, allowedMethods(rt))
 	}
-	// GET /subscriptions is filtered subscription by subscription instead.
-	if rt.kind != routeSubscriptions {
-		if err := h.authorize(p, a); err != nil {
-			return response{}, err
-		}
-	}
 	req := &request{http: r, rt: rt, principal: p, apiVersion: apiVersion, query: q}
+	// Tenant isolation first: a subscription of another tenant is not found,
+	// whatever the caller's roles.
 	if rt.sub != "" {
 		sub, err := h.subscription(r.Context(), p, rt.sub)
 		if err != nil {
 			return response{}, err
 		}
 		req.sub = sub
+	}
+	// GET /subscriptions is filtered subscription by subscription instead.
+	if rt.kind != routeSubscriptions {
+		if err := h.authorize(r.Context(), p, a); err != nil {
+			return response{}, err
+		}
 	}
 	return h.dispatch(r.Context(), req)
 }
@@ -284,6 +301,32 @@ func (h *Handler) dispatch(ctx context.Context, req *request) (response, error) 
 		return h.rotateClusterKeys(ctx, req)
 	case routeClusterToken:
 		return h.serviceAccountToken(ctx, req)
+	case routeVaults:
+		return h.listVaults(ctx, req)
+	case routeVault:
+		switch m {
+		case http.MethodGet:
+			return h.getVault(ctx, req)
+		case http.MethodPut:
+			return h.putVault(ctx, req)
+		case http.MethodDelete:
+			return h.deleteVault(ctx, req)
+		}
+	case routeRoleDefinitions:
+		return h.listRoleDefinitions(ctx, req)
+	case routeRoleDefinition:
+		return h.getRoleDefinition(ctx, req)
+	case routeRoleAssignments:
+		return h.listRoleAssignments(ctx, req)
+	case routeRoleAssignment:
+		switch m {
+		case http.MethodGet:
+			return h.getRoleAssignment(ctx, req)
+		case http.MethodPut:
+			return h.putRoleAssignment(ctx, req)
+		case http.MethodDelete:
+			return h.deleteRoleAssignment(ctx, req)
+		}
 	}
 	return response{}, errMethodNotAllowed(m, allowedMethods(req.rt))
 }

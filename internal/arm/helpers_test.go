@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/fedcred/fedcred/internal/issuer"
+	"github.com/fedcred/fedcred/internal/rbac"
 	"github.com/fedcred/fedcred/internal/store"
 	"github.com/fedcred/fedcred/internal/store/sqlite"
 )
@@ -29,13 +32,21 @@ const (
 	otherSub       = "44444444-4444-4444-4444-444444444444"
 	testAPIVersion = "2024-11-30"
 
-	adminToken       = "admin-token"        // ServicePrincipal in testTenant
-	identityToken    = "identity-token"     // ManagedIdentity in testTenant
-	otherTenantToken = "other-tenant-token" // ServicePrincipal in otherTenant
+	adminToken       = "admin-token"        // ServicePrincipal in testTenant, Owner of testSub
+	identityToken    = "identity-token"     // ManagedIdentity in testTenant, no role
+	otherTenantToken = "other-tenant-token" // ServicePrincipal in otherTenant, Owner of otherSub
+	noRoleToken      = "no-role-token"      // ServicePrincipal in testTenant, no role
 	brokenToken      = "broken-token"       // the authenticator fails internally
 
 	adminObjectID    = "aaaaaaaa-0000-0000-0000-000000000001"
 	identityObjectID = "aaaaaaaa-0000-0000-0000-000000000002"
+	otherObjectID    = "aaaaaaaa-0000-0000-0000-000000000003"
+	noRoleObjectID   = "aaaaaaaa-0000-0000-0000-000000000004"
+
+	// Names of the Owner assignments newTestEnv seeds, as the server's
+	// bootstrap creates one for its admin.
+	adminOwnerAssignment = "bbbbbbbb-0000-0000-0000-000000000001"
+	otherOwnerAssignment = "bbbbbbbb-0000-0000-0000-000000000003"
 )
 
 var testNow = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
@@ -56,7 +67,9 @@ func testAuthenticate(r *http.Request) (Principal, error) {
 	case identityToken:
 		return Principal{ObjectID: identityObjectID, ClientID: "client-mi", TenantID: testTenant, Type: PrincipalManagedIdentity}, nil
 	case otherTenantToken:
-		return Principal{ObjectID: "aaaaaaaa-0000-0000-0000-000000000003", ClientID: "client-other", TenantID: otherTenant, Type: PrincipalServicePrincipal}, nil
+		return Principal{ObjectID: otherObjectID, ClientID: "client-other", TenantID: otherTenant, Type: PrincipalServicePrincipal}, nil
+	case noRoleToken:
+		return Principal{ObjectID: noRoleObjectID, ClientID: "client-norole", TenantID: testTenant, Type: PrincipalServicePrincipal}, nil
 	case brokenToken:
 		return Principal{}, errors.New("key store exploded: secret detail")
 	}
@@ -122,12 +135,41 @@ func (f *fakeIssuers) calls() (prepared, rotated []string, minted []mintCall) {
 	return append([]string(nil), f.prepared...), append([]string(nil), f.rotated...), append([]mintCall(nil), f.minted...)
 }
 
+// tokenTable authenticates the tokens tests hand out at run time (see
+// testEnv.signIn) and, for any other, falls back to testAuthenticate.
+type tokenTable struct {
+	mu      sync.Mutex
+	byToken map[string]Principal
+}
+
+func (tt *tokenTable) authenticate(r *http.Request) (Principal, error) {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tt.mu.Lock()
+	p, ok := tt.byToken[tok]
+	tt.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	return testAuthenticate(r)
+}
+
 // testEnv is a Handler over a real SQLite store behind an httptest server.
+// Its authorizer is rbac.Authorizer over the same store.
 type testEnv struct {
 	t       *testing.T
 	srv     *httptest.Server
 	store   *sqlite.Store
 	issuers *fakeIssuers
+	tokens  *tokenTable
+}
+
+// ownerAt is an Owner assignment of principal at scope.
+func ownerAt(name, principal, scope, tenant string) store.RoleAssignment {
+	return store.RoleAssignment{
+		Name: name, Scope: scope, PrincipalID: principal, PrincipalType: "ServicePrincipal", TenantID: tenant,
+		RoleDefinitionID: scope + "/providers/Microsoft.Authorization/roleDefinitions/" + rbac.OwnerID,
+		CreatedAt:        testNow, UpdatedAt: testNow,
+	}
 }
 
 func newTestEnv(t *testing.T, opts ...func(*Config)) *testEnv {
@@ -144,6 +186,11 @@ func newTestEnv(t *testing.T, opts ...func(*Config)) *testEnv {
 			store.Tenant{ID: otherTenant, DisplayName: "other", CreatedAt: testNow},
 			store.Subscription{ID: testSub, TenantID: testTenant, DisplayName: "Test subscription", CreatedAt: testNow},
 			store.Subscription{ID: otherSub, TenantID: otherTenant, DisplayName: "Other subscription", CreatedAt: testNow},
+			store.ServicePrincipal{ObjectID: adminObjectID, ClientID: "client-admin", TenantID: testTenant, CreatedAt: testNow},
+			store.ServicePrincipal{ObjectID: otherObjectID, ClientID: "client-other", TenantID: otherTenant, CreatedAt: testNow},
+			store.ServicePrincipal{ObjectID: noRoleObjectID, ClientID: "client-norole", TenantID: testTenant, CreatedAt: testNow},
+			ownerAt(adminOwnerAssignment, adminObjectID, "/subscriptions/"+testSub, testTenant),
+			ownerAt(otherOwnerAssignment, otherObjectID, "/subscriptions/"+otherSub, otherTenant),
 		} {
 			if err := store.Create(ctx, tx, obj); err != nil {
 				return err
@@ -155,12 +202,14 @@ func newTestEnv(t *testing.T, opts ...func(*Config)) *testEnv {
 		t.Fatalf("seed store: %v", err)
 	}
 	issuers := &fakeIssuers{}
+	tokens := &tokenTable{byToken: map[string]Principal{}}
 	cfg := Config{
 		Store:        st,
 		PublicURL:    testPublicURL + "/",
 		TenantID:     testTenant,
 		Issuers:      issuers,
-		Authenticate: testAuthenticate,
+		Authenticate: tokens.authenticate,
+		Authorizer:   rbac.Authorizer{Store: st},
 		Now:          func() time.Time { return testNow },
 	}
 	for _, o := range opts {
@@ -172,7 +221,52 @@ func newTestEnv(t *testing.T, opts ...func(*Config)) *testEnv {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testEnv{t: t, srv: srv, store: st, issuers: issuers}
+	return &testEnv{t: t, srv: srv, store: st, issuers: issuers, tokens: tokens}
+}
+
+// signIn returns a bearer token that authenticates as the managed identity.
+func (e *testEnv) signIn(id identityJSON) string {
+	e.t.Helper()
+	tok := "mi-token-" + id.Properties.PrincipalID
+	e.tokens.mu.Lock()
+	defer e.tokens.mu.Unlock()
+	e.tokens.byToken[tok] = Principal{
+		ObjectID: id.Properties.PrincipalID, ClientID: id.Properties.ClientID,
+		TenantID: id.Properties.TenantID, Type: PrincipalManagedIdentity,
+	}
+	return tok
+}
+
+// grant stores an assignment of the built-in role roleID to principal at
+// scope directly, the way the server's bootstrap does, and returns it.
+func (e *testEnv) grant(principal, scope, roleID string) store.RoleAssignment {
+	e.t.Helper()
+	a := store.RoleAssignment{
+		Name: uuid.NewString(), Scope: scope, PrincipalID: principal, PrincipalType: "ServicePrincipal", TenantID: testTenant,
+		RoleDefinitionID: "/subscriptions/" + testSub + "/providers/Microsoft.Authorization/roleDefinitions/" + roleID,
+		CreatedAt:        testNow, UpdatedAt: testNow,
+	}
+	ctx := context.Background()
+	if err := e.store.Update(ctx, func(tx store.Tx) error { return store.Create(ctx, tx, a) }); err != nil {
+		e.t.Fatalf("grant %s to %s at %s: %v", roleID, principal, scope, err)
+	}
+	return a
+}
+
+// assignments reads every role assignment whose key starts with prefix.
+func (e *testEnv) assignments(prefix string) []store.RoleAssignment {
+	e.t.Helper()
+	var out []store.RoleAssignment
+	ctx := context.Background()
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = store.List[store.RoleAssignment](ctx, tx, store.ScopeKey(prefix), "", 0)
+		return err
+	})
+	if err != nil {
+		e.t.Fatalf("list role assignments: %v", err)
+	}
+	return out
 }
 
 // result is a response, read.
@@ -292,6 +386,33 @@ func credentialPath(rg, identity, name string) string {
 
 func clusterPath(rg, name string) string {
 	return rgPath(rg) + "/providers/Microsoft.ContainerService/managedClusters/" + name
+}
+
+func vaultPath(rg, name string) string {
+	return rgPath(rg) + "/providers/Microsoft.KeyVault/vaults/" + name
+}
+
+// subPath is the test subscription's ID.
+const subPath = "/subscriptions/" + testSub
+
+// assignmentsPath is the role assignment collection at scope; with a name,
+// one assignment.
+func assignmentsPath(scope string, name ...string) string {
+	p := scope + "/providers/Microsoft.Authorization/roleAssignments"
+	for _, n := range name {
+		p += "/" + n
+	}
+	return p
+}
+
+// definitionID is a built-in role's ID as seen from the test subscription.
+func definitionID(roleID string) string {
+	return subPath + "/providers/Microsoft.Authorization/roleDefinitions/" + roleID
+}
+
+// assignmentBody is a role assignment PUT body.
+func assignmentBody(roleID, principal string) map[string]any {
+	return map[string]any{"properties": map[string]any{"roleDefinitionId": definitionID(roleID), "principalId": principal}}
 }
 
 // mustCreate PUTs body at path and requires 201.

@@ -205,8 +205,9 @@ func (h *Handler) patchIdentity(ctx context.Context, req *request) (response, er
 	return response{http.StatusOK, renderIdentity(i)}, nil
 }
 
-// deleteIdentity deletes an identity and its federated credentials: 200 when
-// it existed, 204 when it did not.
+// deleteIdentity deletes an identity, its federated credentials and the role
+// assignments made on it or on them: 200 when it existed, 204 when it did
+// not.
 func (h *Handler) deleteIdentity(ctx context.Context, req *request) (response, error) {
 	status := http.StatusOK
 	err := h.cfg.Store.Update(ctx, func(tx store.Tx) error {
@@ -222,7 +223,10 @@ func (h *Handler) deleteIdentity(ctx context.Context, req *request) (response, e
 		if err != nil {
 			return fmt.Errorf("delete identity: %w", err)
 		}
-		_, err = deleteAll[store.FederatedCredential](ctx, tx, key+"/")
+		if _, err := deleteAll[store.FederatedCredential](ctx, tx, key+"/"); err != nil {
+			return err
+		}
+		_, err = deleteAll[store.RoleAssignment](ctx, tx, key+"/")
 		return err
 	})
 	if err != nil {

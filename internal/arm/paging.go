@@ -78,8 +78,8 @@ func listPage[T store.Object](ctx context.Context, tx store.Tx, prefix string, p
 	}
 }
 
-// nextLink is the absolute URL of the page after next, keeping api-version
-// and an explicit $top.
+// nextLink is the absolute URL of the page after next, keeping api-version,
+// $filter and an explicit $top.
 func (h *Handler) nextLink(req *request, pr pageRequest, next string) string {
 	if next == "" {
 		return ""
@@ -89,6 +89,10 @@ func (h *Handler) nextLink(req *request, pr pageRequest, next string) string {
 	b.WriteString(req.rt.path)
 	b.WriteString("?api-version=")
 	b.WriteString(url.QueryEscape(req.apiVersion))
+	if f := queryValue(req.query, "$filter"); f != "" {
+		b.WriteString("&$filter=")
+		b.WriteString(url.QueryEscape(f))
+	}
 	if pr.explicitTop {
 		b.WriteString("&$top=")
 		b.WriteString(strconv.Itoa(pr.top))

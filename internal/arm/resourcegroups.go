@@ -181,11 +181,13 @@ func (h *Handler) patchResourceGroup(ctx context.Context, req *request) (respons
 }
 
 // deleteResourceGroup deletes the group with everything in it, in one
-// transaction: 200 when it existed, 204 when it did not.
+// transaction: its identities and their credentials, its clusters and their
+// keys, its vaults and their secrets, and every role assignment at or below
+// the group. 200 when it existed, 204 when it did not.
 func (h *Handler) deleteResourceGroup(ctx context.Context, req *request) (response, error) {
 	key := store.ResourceGroupKey(req.sub.ID, req.rt.rg)
 	status := http.StatusOK
-	var counts [3]int
+	var n struct{ credentials, identities, clusters, vaults, assignments int }
 	err := h.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		err := store.Delete[store.ResourceGroup](ctx, tx, key)
 		if errors.Is(err, store.ErrNotFound) {
@@ -196,10 +198,15 @@ func (h *Handler) deleteResourceGroup(ctx context.Context, req *request) (respon
 			return fmt.Errorf("delete resource group: %w", err)
 		}
 		prefix := key + "/"
-		if counts[0], err = deleteAll[store.FederatedCredential](ctx, tx, prefix); err != nil {
+		// Every assignment at or below the group, counted here; the
+		// resources' own cascades below then find none left.
+		if n.assignments, err = deleteAll[store.RoleAssignment](ctx, tx, prefix); err != nil {
 			return err
 		}
-		if counts[1], err = deleteAll[store.Identity](ctx, tx, prefix); err != nil {
+		if n.credentials, err = deleteAll[store.FederatedCredential](ctx, tx, prefix); err != nil {
+			return err
+		}
+		if n.identities, err = deleteAll[store.Identity](ctx, tx, prefix); err != nil {
 			return err
 		}
 		clusters, err := store.List[store.Cluster](ctx, tx, prefix, "", 0)
@@ -211,7 +218,17 @@ func (h *Handler) deleteResourceGroup(ctx context.Context, req *request) (respon
 				return err
 			}
 		}
-		counts[2] = len(clusters)
+		n.clusters = len(clusters)
+		vaults, err := store.List[store.Vault](ctx, tx, prefix, "", 0)
+		if err != nil {
+			return fmt.Errorf("list vaults for delete: %w", err)
+		}
+		for _, v := range vaults {
+			if err := deleteVaultRecords(ctx, tx, v); err != nil {
+				return err
+			}
+		}
+		n.vaults = len(vaults)
 		return nil
 	})
 	if err != nil {
@@ -219,7 +236,8 @@ func (h *Handler) deleteResourceGroup(ctx context.Context, req *request) (respon
 	}
 	if status == http.StatusOK {
 		h.log.InfoContext(ctx, "resource group deleted", "resource_group", req.rt.rg,
-			"subscription_id", req.sub.ID, "credentials", counts[0], "identities", counts[1], "clusters", counts[2])
+			"subscription_id", req.sub.ID, "credentials", n.credentials, "identities", n.identities,
+			"clusters", n.clusters, "vaults", n.vaults, "role_assignments", n.assignments)
 	}
 	return response{status: status}, nil
 }

@@ -26,15 +26,26 @@ const (
 	routeCluster
 	routeClusterRotate
 	routeClusterToken
+	routeVaults // in a subscription (rg == "") or a resource group
+	routeVault
+	routeRoleDefinitions // at any scope (route.scope)
+	routeRoleDefinition
+	routeRoleAssignments
+	routeRoleAssignment
 )
 
 // Provider namespaces, resource types and segments, matched case-insensitively.
 const (
 	nsManagedIdentity   = "Microsoft.ManagedIdentity"
 	nsContainerService  = "Microsoft.ContainerService"
+	nsKeyVault          = "Microsoft.KeyVault"
+	nsAuthorization     = "Microsoft.Authorization"
 	typeIdentities      = "userAssignedIdentities"
 	typeCredentials     = "federatedIdentityCredentials"
 	typeClusters        = "managedClusters"
+	typeVaults          = "vaults"
+	typeRoleDefinitions = "roleDefinitions"
+	typeRoleAssignments = "roleAssignments"
 	segRotate           = "rotateServiceAccountSigningKeys"
 	resourceGroupType   = "Microsoft.Resources/resourceGroups"
 	maxPathSegments     = 16
@@ -50,6 +61,13 @@ type route struct {
 
 	sub, rg, name, child string // child: a credential's name
 	namespace, account   string // service-account token requests
+
+	// scope is, for a Microsoft.Authorization route, the route of the scope
+	// it is under: a subscription, a resource group or a resource. rt.sub
+	// and rt.rg are copied from it. item is the role definition or
+	// assignment name ("" for a collection).
+	scope *route
+	item  string
 
 	// unknown provider route, for InvalidResourceType
 	providerNamespace, providerType string
@@ -76,12 +94,20 @@ func parseRoute(escapedPath string) (route, bool) {
 		}
 		segs[i] = u
 	}
-	is := strings.EqualFold
-
-	if len(segs) == 2 && is(segs[0], "metadata") && is(segs[1], "endpoints") {
+	if len(segs) == 2 && strings.EqualFold(segs[0], "metadata") && strings.EqualFold(segs[1], "endpoints") {
 		rt.kind = routeMetadata
 		return rt, true
 	}
+	if out, ok, isAuthz := matchAuthorization(rt, segs); isAuthz {
+		return out, ok
+	}
+	return matchSegments(rt, segs)
+}
+
+// matchSegments matches the unescaped segments of a path below
+// /subscriptions that is not a Microsoft.Authorization route.
+func matchSegments(rt route, segs []string) (route, bool) {
+	is := strings.EqualFold
 	if !is(segs[0], "subscriptions") {
 		return rt, false
 	}
@@ -116,9 +142,62 @@ func parseRoute(escapedPath string) (route, bool) {
 		return matchIdentity(rt, rest)
 	case is(ns, nsContainerService) && is(typ, typeClusters):
 		return matchCluster(rt, rest)
+	case is(ns, nsKeyVault) && is(typ, typeVaults):
+		return matchVault(rt, rest)
 	}
 	rt.providerNamespace, rt.providerType = ns, typ
 	return rt, false
+}
+
+// matchAuthorization matches {scope}/providers/Microsoft.Authorization/
+// roleDefinitions[/{name}] and .../roleAssignments[/{name}], where scope is a
+// subscription, a resource group or a resource served here. isAuthz is false
+// when the path does not end in such a suffix; ok is then meaningless.
+func matchAuthorization(rt route, segs []string) (out route, ok, isAuthz bool) {
+	is := strings.EqualFold
+	n := len(segs)
+	var i int // index of "providers"
+	switch {
+	case n >= 5 && is(segs[n-3], "providers") && is(segs[n-2], nsAuthorization) && isAuthzType(segs[n-1]):
+		i = n - 3
+	case n >= 6 && is(segs[n-4], "providers") && is(segs[n-3], nsAuthorization) && isAuthzType(segs[n-2]):
+		i = n - 4
+		rt.item = segs[n-1]
+	default:
+		return rt, false, false
+	}
+	scope, matched := matchSegments(route{path: "/" + strings.Join(segs[:i], "/")}, segs[:i])
+	if !matched || !scope.isScope() {
+		rt.providerNamespace, rt.providerType = scope.providerNamespace, scope.providerType
+		return rt, false, true
+	}
+	rt.scope, rt.sub, rt.rg = &scope, scope.sub, scope.rg
+	collection := rt.item == ""
+	switch {
+	case is(segs[i+2], typeRoleDefinitions) && collection:
+		rt.kind = routeRoleDefinitions
+	case is(segs[i+2], typeRoleDefinitions):
+		rt.kind = routeRoleDefinition
+	case collection:
+		rt.kind = routeRoleAssignments
+	default:
+		rt.kind = routeRoleAssignment
+	}
+	return rt, true, true
+}
+
+func isAuthzType(s string) bool {
+	return strings.EqualFold(s, typeRoleDefinitions) || strings.EqualFold(s, typeRoleAssignments)
+}
+
+// isScope reports whether rt addresses something role assignments can be
+// made at: a subscription, a resource group or one resource.
+func (rt route) isScope() bool {
+	switch rt.kind {
+	case routeSubscription, routeResourceGroup, routeIdentity, routeCredential, routeCluster, routeVault:
+		return true
+	}
+	return false
 }
 
 // matchIdentity matches what follows .../providers/Microsoft.ManagedIdentity/userAssignedIdentities.
@@ -167,6 +246,19 @@ func matchCluster(rt route, rest []string) (route, bool) {
 	return rt, false
 }
 
+// matchVault matches what follows .../providers/Microsoft.KeyVault/vaults.
+func matchVault(rt route, rest []string) (route, bool) {
+	switch {
+	case len(rest) == 0:
+		rt.kind = routeVaults
+		return rt, true
+	case rt.rg == "" || len(rest) != 1:
+		return rt, false
+	}
+	rt.kind, rt.name = routeVault, rest[0]
+	return rt, true
+}
+
 // Scopes, in the canonical spelling, with the names the client sent.
 
 func (rt route) subscriptionID() string  { return "/subscriptions/" + rt.sub }
@@ -177,6 +269,37 @@ func (rt route) credentialID() string {
 }
 func (rt route) clusterID() string {
 	return rt.resourceGroupID() + "/providers/" + store.ClusterType + "/" + rt.name
+}
+
+func (rt route) vaultID() string {
+	return rt.resourceGroupID() + "/providers/" + store.VaultType + "/" + rt.name
+}
+
+// resourceID is the ID of what a scope route (see isScope) addresses.
+func (rt route) resourceID() string {
+	switch rt.kind {
+	case routeSubscription:
+		return rt.subscriptionID()
+	case routeResourceGroup:
+		return rt.resourceGroupID()
+	case routeIdentity:
+		return rt.identityID()
+	case routeCredential:
+		return rt.credentialID()
+	case routeCluster:
+		return rt.clusterID()
+	case routeVault:
+		return rt.vaultID()
+	}
+	return ""
+}
+
+// authzScope is the scope of a Microsoft.Authorization route.
+func (rt route) authzScope() string {
+	if rt.scope == nil {
+		return ""
+	}
+	return rt.scope.resourceID()
 }
 
 // listScope is the scope a subscription- or group-wide list runs over.
@@ -206,6 +329,9 @@ func accessFor(method string, rt route) (a access, ok bool) {
 		identityAction = store.IdentityType + "/"
 		credAction     = store.FederatedCredentialType + "/"
 		clusterAction  = store.ClusterType + "/"
+		vaultAction    = store.VaultType + "/"
+		defAction      = store.RoleDefinitionType + "/"
+		assignAction   = store.RoleAssignmentType + "/"
 	)
 	switch rt.kind {
 	case routeSubscriptions:
@@ -259,6 +385,28 @@ func accessFor(method string, rt route) (a access, ok bool) {
 	case routeClusterToken:
 		if method == http.MethodPost {
 			return access{clusterAction + "serviceAccountTokens/action", rt.clusterID()}, true
+		}
+	case routeVaults:
+		if method == http.MethodGet {
+			return access{vaultAction + "read", rt.listScope()}, true
+		}
+	case routeVault:
+		switch method {
+		case http.MethodGet, http.MethodPut, http.MethodDelete:
+			return access{vaultAction + verb, rt.vaultID()}, true
+		}
+	case routeRoleDefinitions, routeRoleDefinition:
+		if method == http.MethodGet {
+			return access{defAction + "read", rt.authzScope()}, true
+		}
+	case routeRoleAssignments:
+		if method == http.MethodGet {
+			return access{assignAction + "read", rt.authzScope()}, true
+		}
+	case routeRoleAssignment:
+		switch method {
+		case http.MethodGet, http.MethodPut, http.MethodDelete:
+			return access{assignAction + verb, rt.authzScope()}, true
 		}
 	}
 	return access{}, false

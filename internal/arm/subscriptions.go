@@ -35,28 +35,42 @@ func renderSubscription(s store.Subscription) subscriptionJSON {
 const subscriptionsPrefix = "/subscriptions/"
 
 // listSubscriptions lists the subscriptions of the caller's tenant that the
-// caller may read.
+// caller may read (Microsoft.Resources/subscriptions/read at the
+// subscription). Subscriptions are few, so they are read in one go and
+// decided outside the store transaction.
 func (h *Handler) listSubscriptions(ctx context.Context, req *request) (response, error) {
 	pr, err := parsePage(req.query, subscriptionsPrefix)
 	if err != nil {
 		return response{}, err
 	}
-	keep := func(s store.Subscription) bool {
-		if !visible(req.principal, s) {
-			return false
-		}
-		a, _ := accessFor(http.MethodGet, route{kind: routeSubscription, sub: s.ID})
-		return h.authorize(req.principal, a) == nil
-	}
-	var items []store.Subscription
-	var next string
+	var all []store.Subscription
 	err = h.cfg.Store.View(ctx, func(tx store.Tx) error {
 		var err error
-		items, next, err = listPage(ctx, tx, subscriptionsPrefix, pr, keep)
+		all, err = store.List[store.Subscription](ctx, tx, subscriptionsPrefix, pr.after, 0)
 		return err
 	})
 	if err != nil {
 		return response{}, fmt.Errorf("list subscriptions: %w", err)
+	}
+	var items []store.Subscription
+	next := ""
+	for _, s := range all {
+		if !visible(req.principal, s) {
+			continue
+		}
+		a, _ := accessFor(http.MethodGet, route{kind: routeSubscription, sub: s.ID})
+		ok, err := h.allowed(ctx, req.principal, a)
+		if err != nil {
+			return response{}, err
+		}
+		if !ok {
+			continue
+		}
+		if len(items) == pr.top {
+			next = items[len(items)-1].Key()
+			break
+		}
+		items = append(items, s)
 	}
 	return response{http.StatusOK, pageOf(h, req, pr, items, next, renderSubscription)}, nil
 }

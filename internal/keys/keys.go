@@ -478,3 +478,47 @@ func removeKey(keys []store.SigningKey, kid string) []store.SigningKey {
 	}
 	return out
 }
+
+// ResealAll re-seals, with the sealer's primary key-encryption key, every
+// signing key still sealed with a previous one, and returns how many it
+// re-sealed. It is safe to run on several replicas at once.
+func (m *Manager) ResealAll(ctx context.Context) (int, error) {
+	var stale []store.SigningKey
+	err := m.store.View(ctx, func(tx store.Tx) error {
+		all, err := store.List[store.SigningKey](ctx, tx, "", "", 0)
+		for _, k := range all {
+			if !m.sealer.Current(k.SealedPrivateKey) {
+				stale = append(stale, k)
+			}
+		}
+		return err
+	})
+	if err != nil || len(stale) == 0 {
+		return 0, err
+	}
+	n := 0
+	err = m.store.Update(ctx, func(tx store.Tx) error {
+		n = 0
+		for _, old := range stale {
+			k, err := store.Get[store.SigningKey](ctx, tx, old.Key())
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if m.sealer.Current(k.SealedPrivateKey) {
+				continue
+			}
+			if k.SealedPrivateKey, err = m.sealer.Reseal(k.SealedPrivateKey, aad(k.Owner, k.KID)); err != nil {
+				return fmt.Errorf("re-seal key %s: %w", k.KID, err)
+			}
+			if err := store.Put(ctx, tx, k); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}

@@ -3,6 +3,7 @@ package keys_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -318,4 +319,61 @@ func TestRotateIfOlderRotatesOnceAcrossCallers(t *testing.T) {
 	if _, err := m.RotateIfOlder(ctx, owner, keys.RingOptions{}, 0); err == nil {
 		t.Fatal("a zero rotation age was accepted")
 	}
+}
+
+func TestKEKRotation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	oldKEK, newKEK := bytes.Repeat([]byte{1}, keys.KEKSize), bytes.Repeat([]byte{2}, keys.KEKSize)
+	oldSealer, _ := keys.NewSealer(oldKEK)
+	m, _ := keys.NewManager(keys.Config{Store: s, Sealer: oldSealer})
+	if err := m.Ensure(ctx, "cluster/x", keys.RingOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The new key alone cannot open what the old one sealed.
+	onlyNew, _ := keys.NewSealer(newKEK)
+	mNew, _ := keys.NewManager(keys.Config{Store: s, Sealer: onlyNew})
+	if _, err := mNew.SignJWT(ctx, "cluster/x", map[string]any{}, nil); !errors.Is(err, keys.ErrUnknownKEK) {
+		t.Fatalf("sign with only the new KEK: %v, want ErrUnknownKEK", err)
+	}
+	// New primary + old previous: signs, and re-seals everything.
+	both, _ := keys.NewSealer(newKEK, oldKEK)
+	mBoth, _ := keys.NewManager(keys.Config{Store: s, Sealer: both})
+	if _, err := mBoth.SignJWT(ctx, "cluster/x", map[string]any{}, nil); err != nil {
+		t.Fatalf("sign during rotation: %v", err)
+	}
+	n, err := mBoth.ResealAll(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("ResealAll = %d, %v; want the 2 keys re-sealed", n, err)
+	}
+	if n, err := mBoth.ResealAll(ctx); err != nil || n != 0 {
+		t.Fatalf("second ResealAll = %d, %v; want nothing left to do", n, err)
+	}
+	// Now the old key can be dropped.
+	mNew2, _ := keys.NewManager(keys.Config{Store: s, Sealer: onlyNew})
+	if _, err := mNew2.SignJWT(ctx, "cluster/x", map[string]any{}, nil); err != nil {
+		t.Fatalf("sign with the new KEK after re-sealing: %v", err)
+	}
+	if !onlyNew.Current(mustSealed(t, s)) || oldSealer.Current(mustSealed(t, s)) {
+		t.Fatal("stored keys are not sealed with the new KEK")
+	}
+}
+
+func mustSealed(t *testing.T, s store.Store) []byte {
+	t.Helper()
+	var ks []store.SigningKey
+	err := s.View(context.Background(), func(tx store.Tx) error {
+		var err error
+		ks, err = store.List[store.SigningKey](context.Background(), tx, "", "", 1)
+		return err
+	})
+	if err != nil || len(ks) == 0 {
+		t.Fatal(err)
+	}
+	return ks[0].SealedPrivateKey
 }

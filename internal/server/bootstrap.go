@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/fedcred/fedcred/internal/config"
+	"github.com/fedcred/fedcred/internal/rbac"
 	"github.com/fedcred/fedcred/internal/store"
 )
 
@@ -78,6 +80,9 @@ func bootstrap(ctx context.Context, s store.Store, dataDir, serverURL, caFile st
 				d.Admin = store.ServicePrincipal{ObjectID: uuid.NewString(), ClientID: uuid.NewString(), TenantID: d.Tenant.ID, DisplayName: adminName, CreatedAt: now}
 			}
 		}
+		if err := ensureOwner(ctx, tx, d, now); err != nil {
+			return err
+		}
 		if readErr == nil && existing.ClientID == d.Admin.ClientID && secretMatches(d.Admin, existing.ClientSecret, now) {
 			secret = existing.ClientSecret
 			return nil
@@ -103,6 +108,28 @@ func bootstrap(ctx context.Context, s store.Store, dataDir, serverURL, caFile st
 		return d, nil
 	}
 	return d, writeAdmin(adminPath, admin)
+}
+
+// ensureOwner gives the admin service principal the Owner role on the
+// subscription, unless it already has it there.
+func ensureOwner(ctx context.Context, tx store.Tx, d directory, now time.Time) error {
+	scope := d.Subscription.ResourceID()
+	existing, err := store.List[store.RoleAssignment](ctx, tx, store.ScopeKey(scope)+"/providers/", "", 0)
+	if err != nil {
+		return err
+	}
+	for _, a := range existing {
+		if def, ok := rbac.Definition(a.RoleDefinitionID); ok && def.ID == rbac.OwnerID &&
+			strings.EqualFold(a.PrincipalID, d.Admin.ObjectID) && strings.EqualFold(a.Scope, scope) {
+			return nil
+		}
+	}
+	return store.Create(ctx, tx, store.RoleAssignment{
+		Name: uuid.NewString(), Scope: scope,
+		RoleDefinitionID: scope + "/providers/" + store.RoleDefinitionType + "/" + rbac.OwnerID,
+		PrincipalID:      d.Admin.ObjectID, PrincipalType: "ServicePrincipal", TenantID: d.Tenant.ID,
+		Description: "fedcred administrator", CreatedAt: now, UpdatedAt: now,
+	})
 }
 
 func secretMatches(sp store.ServicePrincipal, secret string, now time.Time) bool {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fedcred/fedcred/internal/config"
+	"github.com/fedcred/fedcred/internal/rbac"
 	"github.com/fedcred/fedcred/internal/store"
 	"github.com/fedcred/fedcred/internal/store/sqlite"
 )
@@ -81,5 +82,36 @@ func TestResolvePublicURL(t *testing.T) {
 	}
 	if u, err := resolvePublicURL("https://fedcred.example.com/", nil); err != nil || u != "https://fedcred.example.com" {
 		t.Errorf("resolvePublicURL = %q, %v", u, err)
+	}
+}
+
+func TestBootstrapMakesAdminOwnerOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	var d directory
+	for range 2 {
+		if d, err = bootstrap(ctx, st, dir, "https://a:1", "/ca", now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all []store.RoleAssignment
+	_ = st.View(ctx, func(tx store.Tx) error {
+		all, err = store.List[store.RoleAssignment](ctx, tx, "", "", 0)
+		return err
+	})
+	if len(all) != 1 {
+		t.Fatalf("%d role assignments after two starts, want 1", len(all))
+	}
+	got := rbac.Decide(rbac.Request{PrincipalID: d.Admin.ObjectID, Action: "Microsoft.Authorization/roleAssignments/write",
+		Scope: d.Subscription.ResourceID() + "/resourceGroups/rg"}, all)
+	if !got.Allowed || got.Role.Name != "Owner" {
+		t.Fatalf("admin is not Owner of the subscription: %+v", got)
 	}
 }

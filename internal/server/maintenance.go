@@ -7,6 +7,7 @@ import (
 
 	"github.com/fedcred/fedcred/internal/keys"
 	"github.com/fedcred/fedcred/internal/store"
+	"github.com/fedcred/fedcred/internal/vault"
 )
 
 // Maintenance defaults.
@@ -31,6 +32,8 @@ type maintenance struct {
 	keys           *keys.Manager
 	pruner         pruner
 	log            *slog.Logger
+	reseal         bool // previous key-encryption keys are configured
+	sealer         *keys.Sealer
 	tenantKeyAge   time.Duration
 	clusterKeyAge  time.Duration
 	clusterOptions keys.RingOptions
@@ -73,6 +76,18 @@ func (m *maintenance) once(ctx context.Context) {
 	}
 	for _, c := range clusters {
 		m.rotate(ctx, keys.ClusterOwner(c.UID), m.clusterOptions, m.clusterKeyAge)
+	}
+	if m.reseal {
+		if n, err := m.keys.ResealAll(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("maintenance: re-seal signing keys with the current key-encryption key", "err", err)
+		} else if n > 0 {
+			m.log.Info("signing keys re-sealed with the current key-encryption key", "keys", n)
+		}
+		if n, err := vault.ResealAll(ctx, m.store, m.sealer); err != nil && ctx.Err() == nil {
+			m.log.Warn("maintenance: re-seal secrets with the current key-encryption key", "err", err)
+		} else if n > 0 {
+			m.log.Info("secrets re-sealed with the current key-encryption key", "secrets", n)
+		}
 	}
 	if m.pruner != nil {
 		if err := m.pruner.PruneChanges(ctx, keepChanges); err != nil && ctx.Err() == nil {

@@ -9,16 +9,21 @@ import (
 
 // route sends ARM-shaped paths (/subscriptions..., /metadata/endpoints; ARM
 // matches paths case-insensitively and clients may send a leading "//") to
-// the management API and everything else to mux.
-func route(arm, mux http.Handler) http.Handler {
+// the management API, Key Vault data-plane paths (/vaults/...) to the vault,
+// and everything else to mux. Prefix routing here keeps these path spaces
+// from conflicting with the token service's /{tenant}/... patterns.
+func route(arm, vaults, mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := strings.ToLower(r.URL.Path)
 		p = "/" + strings.TrimLeft(p, "/")
-		if p == "/subscriptions" || strings.HasPrefix(p, "/subscriptions/") || p == "/metadata/endpoints" {
+		switch {
+		case p == "/subscriptions" || strings.HasPrefix(p, "/subscriptions/") || p == "/metadata/endpoints":
 			arm.ServeHTTP(w, r)
-			return
+		case strings.HasPrefix(r.URL.Path, "/vaults/"):
+			vaults.ServeHTTP(w, r)
+		default:
+			mux.ServeHTTP(w, r)
 		}
-		mux.ServeHTTP(w, r)
 	})
 }
 

@@ -23,12 +23,14 @@ import (
 	"github.com/fedcred/fedcred/internal/config"
 	"github.com/fedcred/fedcred/internal/issuer"
 	"github.com/fedcred/fedcred/internal/keys"
+	"github.com/fedcred/fedcred/internal/rbac"
 	"github.com/fedcred/fedcred/internal/store"
 	"github.com/fedcred/fedcred/internal/store/mirror"
 	"github.com/fedcred/fedcred/internal/store/postgres"
 	"github.com/fedcred/fedcred/internal/store/sqlite"
 	"github.com/fedcred/fedcred/internal/sts"
 	"github.com/fedcred/fedcred/internal/tlsca"
+	"github.com/fedcred/fedcred/internal/vault"
 )
 
 // Config configures a server. Zero values take the documented defaults.
@@ -59,6 +61,10 @@ type Config struct {
 	TLSCertFile, TLSKeyFile string
 	// KEKFile is the key-encryption key (default <DataDir>/kek).
 	KEKFile string
+	// PreviousKEKFiles are earlier key-encryption keys: what they sealed
+	// still opens, and is re-sealed with KEKFile in the background, after
+	// which they can be dropped.
+	PreviousKEKFiles []string
 	// EntraLimits enforces Entra's limits (20 federated credentials per
 	// identity) for users who test against them.
 	EntraLimits bool
@@ -171,7 +177,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := keys.NewSealer(kek)
+	var previous [][]byte
+	for _, p := range cfg.PreviousKEKFiles {
+		old, err := keys.LoadKEK(p)
+		if err != nil {
+			return nil, err
+		}
+		previous = append(previous, old)
+	}
+	sealer, err := keys.NewSealer(kek, previous...)
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +205,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	bgDone.Go(func() {
 		(&maintenance{
 			store: st, keys: km, pruner: asPruner(backend), log: log,
+			reseal: len(previous) > 0, sealer: sealer,
 			tenantKeyAge:  orDuration(cfg.TenantKeyRotation, DefaultTenantKeyRotation),
 			clusterKeyAge: orDuration(cfg.ClusterKeyRotation, DefaultClusterKeyRotation),
 		}).run(bg)
@@ -208,10 +223,19 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	authn := &authenticator{store: st, keys: km, publicURL: publicURL, audiences: mgmtAudiences, now: cfg.Now}
+	verifier := &tokenVerifier{store: st, keys: km, publicURL: publicURL, now: cfg.Now}
+	authn := &authenticator{verifier: verifier, audiences: mgmtAudiences}
+	authz := rbac.Authorizer{Store: st}
 	armHandler, err := arm.New(arm.Config{
-		Store: st, PublicURL: publicURL, TenantID: dir.Tenant.ID, Issuers: iss,
+		Store: st, PublicURL: publicURL, TenantID: dir.Tenant.ID, Issuers: iss, Authorizer: authz,
 		Authenticate: authn.Authenticate, EntraLimits: cfg.EntraLimits, Now: cfg.Now, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	vaultHandler, err := vault.New(vault.Config{
+		Store: st, Sealer: sealer, Authorizer: authz, PublicURL: publicURL, TenantID: dir.Tenant.ID,
+		Authenticate: verifier.vaultCaller, Now: cfg.Now, Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -234,7 +258,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Admin:          config.Admin{TenantID: dir.Tenant.ID, SubscriptionID: dir.Subscription.ID, ClientID: dir.Admin.ClientID, Server: publicURL, CAFile: caFile},
 	}
 	s.http = &http.Server{
-		Handler:           withRecover(log, withAccessLog(log, route(armHandler, mux))),
+		Handler:           withRecover(log, withAccessLog(log, route(armHandler, vaultHandler, mux))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -242,8 +266,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		TLSConfig: &tls.Config{
-			MinVersion:   tls.VersionTLS12,
-			Certificates: []tls.Certificate{cert},
+			MinVersion:     tls.VersionTLS12,
+			GetCertificate: cert.GetCertificate,
 		},
 	}
 	go func() {
@@ -322,29 +346,36 @@ func resolvePublicURL(configured string, addr *net.TCPAddr) (string, error) {
 	return "https://" + u.Host, nil
 }
 
-func loadTLS(cfg Config, publicURL string) (tls.Certificate, string, error) {
+// loadTLS returns the server certificate (reloaded when its files change)
+// and the CA file clients should trust ("" when the certificate was given).
+func loadTLS(cfg Config, publicURL string) (*certReloader, string, error) {
 	caFile := filepath.Join(cfg.DataDir, config.CACertFile)
-	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
-		if err != nil {
-			return tls.Certificate{}, "", fmt.Errorf("load TLS certificate: %w", err)
+	certFile, keyFile := cfg.TLSCertFile, cfg.TLSKeyFile
+	if certFile != "" || keyFile != "" {
+		if certFile == "" || keyFile == "" {
+			return nil, "", errors.New("--tls-cert-file and --tls-key-file go together")
 		}
 		if _, err := os.Stat(caFile); err != nil {
 			caFile = ""
 		}
-		return cert, caFile, nil
+	} else {
+		u, _ := url.Parse(publicURL)
+		certFile, keyFile = filepath.Join(cfg.DataDir, config.TLSCertFile), filepath.Join(cfg.DataDir, config.TLSKeyFile)
+		_, err := tlsca.Ensure(tlsca.Files{
+			CACert: caFile,
+			CAKey:  filepath.Join(cfg.DataDir, config.CAKeyFile),
+			Cert:   certFile,
+			Key:    keyFile,
+		}, []string{u.Hostname()}, cfg.Now())
+		if err != nil {
+			return nil, "", fmt.Errorf("prepare TLS: %w", err)
+		}
 	}
-	u, _ := url.Parse(publicURL)
-	cert, err := tlsca.Ensure(tlsca.Files{
-		CACert: caFile,
-		CAKey:  filepath.Join(cfg.DataDir, config.CAKeyFile),
-		Cert:   filepath.Join(cfg.DataDir, config.TLSCertFile),
-		Key:    filepath.Join(cfg.DataDir, config.TLSKeyFile),
-	}, []string{u.Hostname()}, cfg.Now())
+	r, err := newCertReloader(certFile, keyFile, cfg.Logger, cfg.Now)
 	if err != nil {
-		return tls.Certificate{}, "", fmt.Errorf("prepare TLS: %w", err)
+		return nil, "", err
 	}
-	return cert, caFile, nil
+	return r, caFile, nil
 }
 
 // joinTimeout bounds how long a replica waits to catch up and join at start.
