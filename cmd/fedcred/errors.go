@@ -11,12 +11,16 @@ import (
 
 // describe turns a command's failure into the one line printed after
 // "ERROR: ", the way az prints them: "(Code) Message" for the management
-// API, the AADSTS description for the token endpoint, and for a server that
-// cannot be reached, which server and what to do.
+// API, "(Code) first line of the message" and the inner error's code for
+// the Key Vault data plane, the message for Graph, the AADSTS description
+// for the token endpoint, and for a server that cannot be reached, which
+// server and what to do.
 func (a *app) describe(err error) string {
 	var (
 		tokenErr *client.TokenError
 		apiErr   *client.APIError
+		vaultErr *client.VaultError
+		graphErr *client.GraphError
 		connErr  *client.ConnectionError
 	)
 	switch {
@@ -24,6 +28,10 @@ func (a *app) describe(err error) string {
 		return oneLine(tokenErr.Summary())
 	case errors.As(err, &apiErr):
 		return oneLine(apiErr.Error())
+	case errors.As(err, &vaultErr):
+		return oneLine(vaultErr.Error())
+	case errors.As(err, &graphErr):
+		return oneLine(graphErr.Error())
 	case errors.As(err, &connErr):
 		return oneLine(connectionHint(connErr))
 	case errors.Is(err, client.ErrNoCredentials):

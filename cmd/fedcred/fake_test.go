@@ -25,16 +25,22 @@ const (
 	fakeClient   = "admin-client"
 	fakeSecret   = "admin-secret-value"
 	fakeSub      = "sub-1"
-	fakeMgmtTok  = "mgmt-token"
+	fakeMgmtTok  = "mgmt.eyJvaWQiOiJhZG1pbi1vYmplY3QifQ.sig" // a JWT whose payload is {"oid":"admin-object"}
+	fakeVaultTok = "vault-token"
+	fakeGraphTok = "graph-token"
 	fakePageSize = 2
 )
 
-// fakeServer is an in-memory HTTPS fake of fedcred's token endpoint and
-// management API, enough to drive the CLI: resource groups, identities,
-// federated credentials and clusters, paged lists (two items a page), ARM
-// and Kubernetes errors. Service-account tokens are "sa-token-NS-SA"; a
-// token exchange succeeds when a credential of the identity has the subject
-// system:serviceaccount:NS:SA.
+// fakeServer is an in-memory HTTPS fake of fedcred's token endpoint,
+// management API, Key Vault data plane and Graph-shaped application API,
+// enough to drive the CLI: resource groups, identities, federated
+// credentials, clusters, role definitions and assignments, vaults and their
+// secrets, applications and app role assignments, paged lists (two items a
+// page), ARM, Kubernetes, Key Vault and Graph errors. The admin's client
+// credentials get one token per scope (fakeMgmtTok, fakeVaultTok,
+// fakeGraphTok), and each API takes only its own. Service-account tokens are
+// "sa-token-NS-SA"; a token exchange succeeds when a credential of the
+// identity has the subject system:serviceaccount:NS:SA.
 type fakeServer struct {
 	t      *testing.T
 	srv    *httptest.Server
@@ -43,17 +49,22 @@ type fakeServer struct {
 	mu        sync.Mutex
 	resources map[string]map[string]any // by lower-cased ID
 	requests  []fakeRequest
+	secrets   map[string][]map[string]any // versions (oldest first) by lower-cased vault/secret
+	apps      []map[string]any            // applications in creation order
+	appGrants []map[string]any            // app role assignments
+	serial    int                         // for IDs
 }
 
 type fakeRequest struct {
-	Method, Path, Query string
-	Form                url.Values
-	Body                string
+	Method, Path, RawPath, Query string
+	Form                         url.Values
+	Body                         string
+	Auth                         string
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
 	t.Helper()
-	f := &fakeServer{t: t, resources: map[string]map[string]any{}}
+	f := &fakeServer{t: t, resources: map[string]map[string]any{}, secrets: map[string][]map[string]any{}}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	f.srv.StartTLS()
@@ -78,7 +89,8 @@ func (f *fakeServer) recorded() []fakeRequest {
 
 func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	rec := fakeRequest{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: string(body)}
+	rec := fakeRequest{Method: r.Method, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Query: r.URL.RawQuery, Body: string(body),
+		Auth: r.Header.Get("Authorization")}
 	if strings.HasSuffix(r.URL.Path, "/oauth2/v2.0/token") {
 		rec.Form, _ = url.ParseQuery(string(body))
 	}
@@ -88,6 +100,18 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 
 	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/oauth2/v2.0/token") {
 		f.token(w, strings.Split(strings.Trim(r.URL.Path, "/"), "/")[0], rec.Form)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/vaults/") {
+		f.vaultData(w, r, body)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/v1.0/") {
+		if rec.Auth != "Bearer "+fakeGraphTok {
+			graphError(w, 401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
+			return
+		}
+		f.graph(w, r, body)
 		return
 	}
 	if r.Header.Get("Authorization") != "Bearer "+fakeMgmtTok {
@@ -118,7 +142,16 @@ func (f *fakeServer) token(w http.ResponseWriter, tenant string, form url.Values
 			stsError(401, 7000215, "Invalid client secret provided.")
 			return
 		}
-		writeJSON(w, 200, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": fakeMgmtTok})
+		tok := "token-for-" + form.Get("scope")
+		switch form.Get("scope") {
+		case f.srv.URL + "/.default":
+			tok = fakeMgmtTok
+		case "https://vault.azure.net/.default":
+			tok = fakeVaultTok
+		case "https://graph.microsoft.com/.default":
+			tok = fakeGraphTok
+		}
+		writeJSON(w, 200, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok})
 		return
 	}
 	if form.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
@@ -168,6 +201,7 @@ const (
 	typeIdentity = "Microsoft.ManagedIdentity/userAssignedIdentities"
 	typeFIC      = "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials"
 	typeCluster  = "Microsoft.ContainerService/managedClusters"
+	typeVault    = "Microsoft.KeyVault/vaults"
 )
 
 func (f *fakeServer) management(w http.ResponseWriter, r *http.Request, body []byte) {
@@ -185,6 +219,12 @@ func (f *fakeServer) management(w http.ResponseWriter, r *http.Request, body []b
 		return
 	}
 	sub := "/subscriptions/" + fakeSub
+	for i := 2; i+1 < n; i++ {
+		if is(segs[i], "providers") && is(segs[i+1], "Microsoft.Authorization") {
+			f.authorization(w, r, body, "/"+strings.Join(segs[:i], "/"), segs[i+2:])
+			return
+		}
+	}
 	// Subscription-wide lists.
 	if n == 5 && is(segs[2], "providers") && r.Method == http.MethodGet {
 		f.list(w, r, sub, segs[3]+"/"+segs[4], true)
@@ -252,6 +292,13 @@ func (f *fakeServer) management(w http.ResponseWriter, r *http.Request, body []b
 			return map[string]any{"location": in["location"], "tags": in["tags"], "properties": map[string]any{
 				"provisioningState": "Succeeded", "kubernetesVersion": "1.33.0", "servicePrincipalProfile": map[string]any{"clientId": "msi"},
 				"oidcIssuerProfile": out}}
+		})
+	case is(typ, typeVault) && n == 8:
+		f.crud(w, r, body, id, typeVault, name, func(in map[string]any) map[string]any {
+			props, _ := in["properties"].(map[string]any)
+			return map[string]any{"location": in["location"], "tags": map[string]any{}, "properties": map[string]any{
+				"tenantId": props["tenantId"], "sku": props["sku"], "enableRbacAuthorization": props["enableRbacAuthorization"],
+				"vaultUri": f.srv.URL + "/vaults/" + name + "/", "provisioningState": "Succeeded", "accessPolicies": []any{}}}
 		})
 	case is(typ, typeCluster) && n == 9 && is(segs[8], "rotateServiceAccountSigningKeys") && r.Method == http.MethodPost:
 		if _, ok := f.resources[strings.ToLower(id)]; !ok {

@@ -2,7 +2,8 @@
 // Microsoft Entra Workload ID's protocols. `fedcred serve` runs the server;
 // the other commands are its CLI, shaped like az: resource groups, managed
 // identities and their federated credentials, clusters and their OIDC
-// issuers, and tokens.
+// issuers, role definitions and assignments, key vaults and their secrets,
+// applications and their app roles, and tokens.
 package main
 
 import (

@@ -46,3 +46,12 @@ func renderResources[T any](a *app, items []T) error {
 	}
 	return a.render(list)
 }
+
+// renderOrTable prints v, or table instead when the output is a table
+// without a query, as az does for the lists it has table transformers for.
+func (a *app) renderOrTable(v any, table func() any) error {
+	if a.out.PlainTable() {
+		return a.render(table())
+	}
+	return a.render(v)
+}

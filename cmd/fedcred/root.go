@@ -35,6 +35,9 @@ type app struct {
 	// errors (flags, arguments), errors from it are failures unless marked
 	// as usageError.
 	ran bool
+	// exitCode is the code a command asks the process to exit with when it
+	// succeeded (fedcred run passes on its program's).
+	exitCode int
 }
 
 // globalFlags are the flags of every client command.
@@ -73,7 +76,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	root.SetErr(a.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
-		return exitOK
+		return a.exitCode
 	}
 	var ue usageError
 	if !a.ran || errors.As(err, &ue) {
@@ -116,7 +119,11 @@ server through --server and friends, the FEDCRED_* environment variables, the pr
 		a.newGroupCommand(),
 		a.newAKSCommand(),
 		a.newIdentityCommand(),
+		a.newRoleCommand(),
+		a.newKeyVaultCommand(),
+		a.newAppCommand(),
 		a.newGetTokenCommand(),
+		a.newRunCommand(),
 	)
 	markRuns(root, a)
 	return root

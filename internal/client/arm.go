@@ -112,7 +112,7 @@ func wrap(op string, err error) error {
 	switch err.(type) {
 	case nil:
 		return nil
-	case *APIError, *TokenError, *ConnectionError:
+	case *APIError, *VaultError, *GraphError, *TokenError, *ConnectionError:
 		return err
 	}
 	return fmt.Errorf("%s: %w", op, err)

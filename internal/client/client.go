@@ -1,15 +1,18 @@
 // Package client is a Go client of fedcred's HTTP API: the Entra-shaped token
-// endpoint and the ARM-shaped management API (subscriptions, resource groups,
+// endpoint, the ARM-shaped management API (subscriptions, resource groups,
 // user-assigned identities and their federated credentials, managed clusters
-// and their service-account tokens). The fedcred CLI and the end-to-end tests
-// use it.
+// and their service-account tokens, role definitions and assignments, key
+// vaults), the Key Vault data plane (secrets) and the Graph-shaped
+// application API. The fedcred CLI and the end-to-end tests use it.
 //
-// A Client signs in to the management API with client credentials and keeps
-// the access token until shortly before it expires. Failures come back as
+// A Client signs in with client credentials, one token per scope (the
+// management API, https://vault.azure.net, https://graph.microsoft.com), and
+// keeps each token until shortly before it expires. Failures come back as
 // *APIError (the server answered with an ARM or Kubernetes error),
-// *TokenError (the token endpoint refused) or *ConnectionError (the server
-// could not be reached or its certificate was not trusted). Error strings
-// never contain a secret or a token.
+// *VaultError (the Key Vault data plane refused), *GraphError (the
+// application API refused), *TokenError (the token endpoint refused) or
+// *ConnectionError (the server could not be reached or its certificate was
+// not trusted). Error strings never contain a secret or a token.
 package client
 
 import (
@@ -82,8 +85,8 @@ type Client struct {
 	userAgent string
 	now       func() time.Time
 
-	mu    sync.Mutex // guards token; held while a token is fetched
-	token *Token
+	mu     sync.Mutex        // guards tokens; held while a token is fetched
+	tokens map[string]*Token // cached tokens by scope
 }
 
 // New checks the options and builds a Client. It reads CAFile now.
@@ -223,8 +226,19 @@ func (c *Client) send(req *http.Request) (*http.Response, []byte, error) {
 	return resp, body, nil
 }
 
-// call is one management API request.
+// api names one of the HTTP APIs the client calls: each has its own token
+// scope and error shape.
+type api int
+
+const (
+	armAPI   api = iota // the management API
+	vaultAPI            // the Key Vault data plane
+	graphAPI            // the Graph-shaped application API
+)
+
+// call is one authorised API request.
 type call struct {
+	api    api
 	method string
 	url    string // absolute URL, api-version included
 	body   any    // marshalled as JSON when not nil
@@ -237,9 +251,34 @@ func (c *Client) resourceURL(path, apiVersion string) string {
 	return c.server + path + "?api-version=" + url.QueryEscape(apiVersion)
 }
 
-// do sends an authorised management request. A 401 with a cached token
-// drops the token and tries once more with a new one (the server may have
-// restarted with new signing keys).
+// scope is the token scope of an API.
+func (c *Client) scope(a api) string {
+	switch a {
+	case vaultAPI:
+		return VaultScope
+	case graphAPI:
+		return GraphScope
+	default:
+		return c.ManagementScope()
+	}
+}
+
+// decodeError reads an error answer of an API.
+func (a api) decodeError(status int, body []byte) error {
+	switch a {
+	case vaultAPI:
+		return decodeVaultError(status, body)
+	case graphAPI:
+		return decodeGraphError(status, body)
+	default:
+		return decodeAPIError(status, body)
+	}
+}
+
+// do sends an authorised request. A 401 with a cached token drops the token
+// and tries once more with a new one (the server may have restarted with new
+// signing keys). A 401 from the Key Vault data plane whose challenge names
+// another resource is retried once with a token for that resource.
 func (c *Client) do(ctx context.Context, cl call) (int, error) {
 	var payload []byte
 	if cl.body != nil {
@@ -248,8 +287,9 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 			return 0, fmt.Errorf("encode request: %w", err)
 		}
 	}
+	scope := c.scope(cl.api)
 	for attempt := 0; ; attempt++ {
-		tok, cached, err := c.managementToken(ctx)
+		tok, cached, err := c.scopedToken(ctx, scope)
 		if err != nil {
 			return 0, err
 		}
@@ -269,12 +309,20 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if resp.StatusCode == http.StatusUnauthorized && cached && attempt == 0 {
-			c.dropToken(tok)
-			continue
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
+			if cl.api == vaultAPI {
+				if next, ok := challengeScope(resp.Header.Values("WWW-Authenticate")); ok && next != scope {
+					scope = next
+					continue
+				}
+			}
+			if cached {
+				c.dropToken(scope, tok)
+				continue
+			}
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return resp.StatusCode, decodeAPIError(resp.StatusCode, body)
+			return resp.StatusCode, cl.api.decodeError(resp.StatusCode, body)
 		}
 		if cl.out != nil && resp.StatusCode != http.StatusNoContent {
 			if err := json.Unmarshal(body, cl.out); err != nil {
@@ -288,40 +336,60 @@ func (c *Client) do(ctx context.Context, cl call) (int, error) {
 // maxPages bounds how many nextLinks a list follows.
 const maxPages = 1000
 
-// list gets every page of an ARM collection, following nextLink. The
-// client's token never leaves the server: a nextLink that names another
-// origin (as when the server's public URL differs from the URL this client
-// uses) is followed on the client's server, with the link's path and query.
+// list gets every page of an ARM collection, following nextLink.
 func list[T any](ctx context.Context, c *Client, path, apiVersion string) ([]T, error) {
+	items, err := pages[T](ctx, c, armAPI, c.resourceURL(path, apiVersion))
+	if err != nil {
+		return nil, wrap("list "+path, err)
+	}
+	return items, nil
+}
+
+// pages gets every page of a collection of api starting at first, following
+// nextLink (ARM, Key Vault) or @odata.nextLink (Graph). The client's token
+// never leaves the server: a link that names another origin (as when the
+// server's public URL differs from the URL this client uses) is followed on
+// the client's server, with the link's path and query. Errors of the
+// server's making come back as they are.
+func pages[T any](ctx context.Context, c *Client, a api, first string) ([]T, error) {
 	all := []T{}
-	next := c.resourceURL(path, apiVersion)
+	next := first
 	seen := map[string]bool{}
 	for page := 0; next != ""; page++ {
 		if page == maxPages {
-			return nil, fmt.Errorf("list %s: more than %d pages", path, maxPages)
+			return nil, fmt.Errorf("more than %d pages", maxPages)
 		}
 		if seen[next] {
-			return nil, fmt.Errorf("list %s: nextLink repeats a page", path)
+			return nil, errors.New("nextLink repeats a page")
 		}
 		seen[next] = true
 		var body struct {
-			Value    []T    `json:"value"`
-			NextLink string `json:"nextLink"`
+			Value     []T    `json:"value"`
+			NextLink  string `json:"nextLink"`
+			ODataNext string `json:"@odata.nextLink"`
 		}
-		if _, err := c.do(ctx, call{method: http.MethodGet, url: next, out: &body}); err != nil {
+		if _, err := c.do(ctx, call{api: a, method: http.MethodGet, url: next, out: &body}); err != nil {
 			return nil, err
 		}
 		all = append(all, body.Value...)
 		next = ""
-		if body.NextLink != "" {
-			link, err := c.onServer(body.NextLink)
+		if link := orElse(body.NextLink, body.ODataNext); link != "" {
+			onServer, err := c.onServer(link)
 			if err != nil {
-				return nil, fmt.Errorf("list %s: %w", path, err)
+				return nil, err
 			}
-			next = link
+			next = onServer
 		}
 	}
 	return all, nil
+}
+
+// orElse returns a unless it is empty, else b.
+func orElse(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // onServer returns link if it points at the server, else the link's path

@@ -82,11 +82,7 @@ func (e *TokenError) Error() string {
 // Summary is the first line of the description: Entra appends trace and
 // correlation IDs on further lines.
 func (e *TokenError) Summary() string {
-	msg := e.Error()
-	if i := strings.IndexAny(msg, "\r\n"); i >= 0 {
-		msg = strings.TrimSpace(msg[:i])
-	}
-	return msg
+	return firstLine(e.Error())
 }
 
 // HasCode reports whether the error carries the AADSTS code.
@@ -127,3 +123,99 @@ func (e *ConnectionError) Error() string {
 
 // Unwrap returns the cause.
 func (e *ConnectionError) Unwrap() error { return e.Err }
+
+// VaultError is an error answer of the Key Vault data plane:
+// {"error":{"code","message","innererror":{"code"}}}. Message may span
+// several lines (Key Vault's Forbidden names the caller, action and
+// resource on lines of their own).
+type VaultError struct {
+	StatusCode int
+	Code       string
+	Message    string
+	InnerCode  string
+}
+
+// Error prints the first line of the message the way az does, "(Code)
+// Message", and the inner error's code when there is one.
+func (e *VaultError) Error() string {
+	msg := firstLine(e.Message)
+	if e.Code != "" {
+		msg = "(" + e.Code + ") " + msg
+	}
+	if e.InnerCode != "" {
+		msg += " Inner error: " + e.InnerCode
+	}
+	return msg
+}
+
+// IsNotFound reports whether the vault answered 404.
+func (e *VaultError) IsNotFound() bool { return e.StatusCode == http.StatusNotFound }
+
+func decodeVaultError(status int, body []byte) *VaultError {
+	var shape struct {
+		Error *struct {
+			Code       string `json:"code"`
+			Message    string `json:"message"`
+			InnerError *struct {
+				Code string `json:"code"`
+			} `json:"innererror"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &shape) == nil && shape.Error != nil && (shape.Error.Code != "" || shape.Error.Message != "") {
+		e := &VaultError{StatusCode: status, Code: shape.Error.Code, Message: shape.Error.Message}
+		if shape.Error.InnerError != nil {
+			e.InnerCode = shape.Error.InnerError.Code
+		}
+		return e
+	}
+	return &VaultError{
+		StatusCode: status,
+		Code:       fmt.Sprintf("HTTP%d", status),
+		Message:    fmt.Sprintf("The vault answered %d %s.", status, http.StatusText(status)),
+	}
+}
+
+// GraphError is an error answer of the Graph-shaped application API:
+// {"error":{"code","message"}}.
+type GraphError struct {
+	StatusCode int
+	Code       string
+	Message    string
+}
+
+// Error is the message, as az prints Graph errors; the code when there is
+// no message.
+func (e *GraphError) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	return e.Code
+}
+
+// IsNotFound reports whether Graph answered 404.
+func (e *GraphError) IsNotFound() bool { return e.StatusCode == http.StatusNotFound }
+
+func decodeGraphError(status int, body []byte) *GraphError {
+	var shape struct {
+		Error *struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &shape) == nil && shape.Error != nil && (shape.Error.Code != "" || shape.Error.Message != "") {
+		return &GraphError{StatusCode: status, Code: shape.Error.Code, Message: shape.Error.Message}
+	}
+	return &GraphError{
+		StatusCode: status,
+		Code:       fmt.Sprintf("HTTP%d", status),
+		Message:    fmt.Sprintf("The server answered %d %s.", status, http.StatusText(status)),
+	}
+}
+
+// firstLine is s up to its first line break, trimmed.
+func firstLine(s string) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
+}

@@ -245,3 +245,39 @@ func (c *clock) advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
+
+// scopedTokens makes the fake's token endpoint issue "tok-<kind>-<n>" by
+// scope (kind mgmt, vault, graph, or other) and returns the scopes asked
+// for so far.
+func (f *fakeAPI) scopedTokens() func() []string {
+	var (
+		mu     sync.Mutex
+		scopes []string
+	)
+	f.setTokenHandler(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.PostForm.Get("client_secret") != testSecret {
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."})
+			return
+		}
+		scope := r.PostForm.Get("scope")
+		kind := "other"
+		switch scope {
+		case f.srv.URL + "/.default":
+			kind = "mgmt"
+		case VaultScope:
+			kind = "vault"
+		case GraphScope:
+			kind = "graph"
+		}
+		mu.Lock()
+		scopes = append(scopes, scope)
+		n := len(scopes)
+		mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": 3600, "access_token": "tok-" + kind + "-" + itoa(int64(n))})
+	})
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), scopes...)
+	}
+}

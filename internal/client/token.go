@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,8 +20,8 @@ const (
 	AssertionTypeJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 )
 
-// refreshMargin is how long before expiry a cached management token is
-// replaced (at most half its lifetime).
+// refreshMargin is how long before expiry a cached token is replaced (at
+// most half its lifetime).
 const refreshMargin = 5 * time.Minute
 
 // ErrNoCredentials means a management call was made without a tenant,
@@ -131,28 +132,66 @@ func (c *Client) ClientCredentialsToken(ctx context.Context, scope string) (*Tok
 	return c.RequestToken(ctx, TokenRequest{ClientID: c.clientID, ClientSecret: c.secret, Scope: scope})
 }
 
+// SignedInPrincipalID returns the object ID of the principal the client
+// signs in as: the oid claim of its management token (a token the server
+// issued over TLS, so its payload is read without checking the signature).
+func (c *Client) SignedInPrincipalID(ctx context.Context) (string, error) {
+	tok, _, err := c.managementToken(ctx)
+	if err != nil {
+		return "", err
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "", errors.New("read signed-in principal: the management token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return "", fmt.Errorf("read signed-in principal: %w", err)
+	}
+	var claims struct {
+		OID string `json:"oid"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return "", fmt.Errorf("read signed-in principal: %w", err)
+	}
+	if claims.OID == "" {
+		return "", errors.New("read signed-in principal: the management token has no oid claim")
+	}
+	return claims.OID, nil
+}
+
 // managementToken returns a token for the management API, from the cache
 // when it is not near expiry. cached tells which.
 func (c *Client) managementToken(ctx context.Context) (tok string, cached bool, err error) {
+	return c.scopedToken(ctx, c.ManagementScope())
+}
+
+// scopedToken returns a token for scope obtained with the client's own
+// credentials, from the cache when it is not near expiry. cached tells
+// which.
+func (c *Client) scopedToken(ctx context.Context, scope string) (tok string, cached bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if t := c.token; t != nil && c.now().Before(refreshAt(t)) {
+	if t := c.tokens[scope]; t != nil && c.now().Before(refreshAt(t)) {
 		return t.AccessToken, true, nil
 	}
-	t, err := c.ClientCredentialsToken(ctx, c.ManagementScope())
+	t, err := c.ClientCredentialsToken(ctx, scope)
 	if err != nil {
 		return "", false, err
 	}
-	c.token = t
+	if c.tokens == nil {
+		c.tokens = map[string]*Token{}
+	}
+	c.tokens[scope] = t
 	return t.AccessToken, false, nil
 }
 
-// dropToken forgets the cached token if it is still tok.
-func (c *Client) dropToken(tok string) {
+// dropToken forgets the cached token of scope if it is still tok.
+func (c *Client) dropToken(scope, tok string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.token != nil && c.token.AccessToken == tok {
-		c.token = nil
+	if t := c.tokens[scope]; t != nil && t.AccessToken == tok {
+		delete(c.tokens, scope)
 	}
 }
 

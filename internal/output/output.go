@@ -62,6 +62,11 @@ func New(format, query string) (*Renderer, error) {
 	return r, nil
 }
 
+// PlainTable reports whether the output is a table without a query: the
+// case in which az prints some lists as a table of chosen columns
+// (az role assignment list: Principal, Role, Scope).
+func (r *Renderer) PlainTable() bool { return r.format == Table && r.query == nil }
+
 // Render writes v, which must marshal to JSON, to w. Like az, a result that
 // is null (after the query) prints nothing in every format.
 func (r *Renderer) Render(w io.Writer, v any) error {

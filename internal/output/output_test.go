@@ -408,3 +408,87 @@ func TestFlattenResources(t *testing.T) {
 		t.Fatal("FlattenResources of a string succeeded")
 	}
 }
+
+func TestAddResourceGroup(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		in      any
+		want    map[string]any
+		wantErr bool
+	}{
+		{
+			name: "properties stay nested and resourceGroup comes from the id",
+			in: map[string]any{"id": "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv", "name": "kv",
+				"properties": map[string]any{"vaultUri": "https://h/vaults/kv/"}},
+			want: map[string]any{"id": "/subscriptions/s/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv", "name": "kv",
+				"properties": map[string]any{"vaultUri": "https://h/vaults/kv/"}, "resourceGroup": "rg1"},
+		},
+		{
+			name: "a resourceGroup the server sent is kept",
+			in:   map[string]any{"id": "/subscriptions/s/resourceGroups/rg1/x", "resourceGroup": "RG1"},
+			want: map[string]any{"id": "/subscriptions/s/resourceGroups/rg1/x", "resourceGroup": "RG1"},
+		},
+		{
+			name: "an id outside a resource group adds nothing",
+			in:   map[string]any{"id": "/subscriptions/s", "properties": nil},
+			want: map[string]any{"id": "/subscriptions/s", "properties": nil},
+		},
+		{name: "a list is not a resource", in: []any{}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := AddResourceGroup(tt.in)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("AddResourceGroup = %v, want error", got)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("AddResourceGroup = %#v, %v\nwant %#v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAddResourceGroups(t *testing.T) {
+	t.Parallel()
+	got, err := AddResourceGroups([]map[string]any{{"id": "/subscriptions/s/resourceGroups/a/x"}, {"id": "/subscriptions/s/resourceGroups/b/y"}})
+	if err != nil || len(got) != 2 || got[0]["resourceGroup"] != "a" || got[1]["resourceGroup"] != "b" {
+		t.Fatalf("AddResourceGroups = %v, %v", got, err)
+	}
+	empty, err := AddResourceGroups([]int(nil))
+	if err != nil || empty == nil || len(empty) != 0 {
+		t.Fatalf("AddResourceGroups(nil) = %#v, %v; want an empty non-nil list", empty, err)
+	}
+	if _, err := AddResourceGroups([]any{"x"}); err == nil {
+		t.Fatal("AddResourceGroups of a string succeeded")
+	}
+}
+
+func TestPlainTable(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, format, query string
+		want                bool
+	}{
+		{name: "table without a query", format: "table", want: true},
+		{name: "table with a query", format: "table", query: "[].name"},
+		{name: "json", format: "json"},
+		{name: "tsv", format: "tsv"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, err := New(tt.format, tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.PlainTable(); got != tt.want {
+				t.Errorf("PlainTable() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

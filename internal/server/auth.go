@@ -88,7 +88,13 @@ type authenticator struct {
 }
 
 // Authenticate implements arm.Config.Authenticate.
+// A request the portal makes in-process carries its signed-in principal in
+// the context (see withPortalPrincipal); that principal is used as it is,
+// before any bearer token is looked at.
 func (a *authenticator) Authenticate(r *http.Request) (arm.Principal, error) {
+	if p, ok := portalPrincipal(r.Context()); ok {
+		return p, nil
+	}
 	token, err := bearer(r)
 	if err == nil {
 		var c *accesstoken.Claims
@@ -120,4 +126,21 @@ func (v *tokenVerifier) vaultCaller(ctx context.Context, token string) (vault.Ca
 		return vault.Caller{}, err
 	}
 	return vault.Caller{ObjectID: c.ObjectID, TenantID: c.TenantID, AppID: c.AppID}, nil
+}
+
+// portalPrincipalKey is the context key of the portal's signed-in principal.
+// Only code in this process can set it: a request from the network never
+// carries it.
+type portalPrincipalKey struct{}
+
+// withPortalPrincipal is portal.Config.WithPrincipal: it makes the
+// management API treat an in-process request as made by p.
+func withPortalPrincipal(ctx context.Context, p arm.Principal) context.Context {
+	return context.WithValue(ctx, portalPrincipalKey{}, p)
+}
+
+// portalPrincipal returns the principal withPortalPrincipal set, if any.
+func portalPrincipal(ctx context.Context) (arm.Principal, bool) {
+	p, ok := ctx.Value(portalPrincipalKey{}).(arm.Principal)
+	return p, ok && p.ObjectID != ""
 }

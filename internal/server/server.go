@@ -21,6 +21,7 @@ import (
 
 	"github.com/fedcred/fedcred/internal/arm"
 	"github.com/fedcred/fedcred/internal/config"
+	"github.com/fedcred/fedcred/internal/graph"
 	"github.com/fedcred/fedcred/internal/issuer"
 	"github.com/fedcred/fedcred/internal/keys"
 	"github.com/fedcred/fedcred/internal/rbac"
@@ -31,6 +32,7 @@ import (
 	"github.com/fedcred/fedcred/internal/sts"
 	"github.com/fedcred/fedcred/internal/tlsca"
 	"github.com/fedcred/fedcred/internal/vault"
+	"github.com/fedcred/fedcred/pkg/accesstoken"
 )
 
 // Config configures a server. Zero values take the documented defaults.
@@ -240,6 +242,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	graphHandler, err := graph.New(graph.Config{
+		Store: st, Authorizer: authz, PublicURL: publicURL, Now: cfg.Now, Logger: log,
+		ReservedIdentifierURIs: append(sts.BuiltinResources(), mgmtAudiences...),
+		Authenticate:           graphAuthenticator(verifier, graph.Audiences(publicURL)),
+	})
+	if err != nil {
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	stsHandler.Mount(mux)
@@ -258,7 +268,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Admin:          config.Admin{TenantID: dir.Tenant.ID, SubscriptionID: dir.Subscription.ID, ClientID: dir.Admin.ClientID, Server: publicURL, CAFile: caFile},
 	}
 	s.http = &http.Server{
-		Handler:           withRecover(log, withAccessLog(log, route(armHandler, vaultHandler, mux))),
+		Handler:           withRecover(log, withAccessLog(log, route(armHandler, vaultHandler, graphHandler.Route(mux)))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -454,5 +464,24 @@ func readyz(m *mirror.Mirror) http.HandlerFunc {
 			return
 		}
 		fmt.Fprintln(w, "ok")
+	}
+}
+
+// graphAuthenticator implements graph.Config.Authenticate: tokens this
+// server's STS issued for one of audiences.
+func graphAuthenticator(v *tokenVerifier, audiences []string) func(*http.Request) (graph.Caller, error) {
+	return func(r *http.Request) (graph.Caller, error) {
+		token, err := bearer(r)
+		var c *accesstoken.Claims
+		if err == nil {
+			c, err = v.verify(r.Context(), token, audiences)
+		}
+		if errors.Is(err, errInvalidToken) {
+			return graph.Caller{}, fmt.Errorf("%w: %v", graph.ErrUnauthenticated, err)
+		}
+		if err != nil {
+			return graph.Caller{}, err
+		}
+		return graph.Caller{ObjectID: c.ObjectID, ClientID: c.AppID, TenantID: c.TenantID}, nil
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,9 @@ import (
 // BenchmarkTokenExchange measures one federated token exchange through the
 // handler, on the server's real read path (the in-memory mirror over
 // SQLite): parse, look up client and credentials, verify the assertion,
-// sign the access token. Compare with BenchmarkExchangeFloor, the one
+// sign the access token; for a built-in resource and for an application
+// found among many by identifier URI, with its roles among many
+// assignments. Compare with BenchmarkExchangeFloor, the one
 // signature verification and one signature every exchange must do:
 //
 //	go test -run '^$' -bench 'TokenExchange|ExchangeFloor' ./internal/sts
@@ -89,22 +92,71 @@ func BenchmarkTokenExchange(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	body := url.Values{
-		"grant_type": {"client_credentials"}, "client_id": {id.ClientID}, "scope": {"https://vault.azure.net/.default openid offline_access profile"},
-		"client_assertion_type": {jwtBearer}, "client_assertion": {assertion}, "client_info": {"1"},
-	}.Encode()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		req := httptest.NewRequest("POST", "/"+tenantID+"/oauth2/v2.0/token", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			b.Fatalf("exchange = %d %s", rec.Code, rec.Body)
+	// A tenant with many applications, one of them api://orders with many
+	// principals assigned its roles, this identity among them.
+	err = st.Update(ctx, func(tx store.Tx) error {
+		for i := range benchApplications {
+			app := store.Application{TenantID: tenantID, ObjectID: uuidFor("bench-app", strconv.Itoa(i)),
+				AppID: uuidFor("bench-appid", strconv.Itoa(i)), ServicePrincipalID: uuidFor("bench-sp", strconv.Itoa(i)),
+				DisplayName: "app-" + strconv.Itoa(i), IdentifierURIs: []string{"api://app-" + strconv.Itoa(i)},
+				AppRoles: []store.AppRole{{ID: uuidFor("bench-role", strconv.Itoa(i)), Value: "Thing.Read", AllowedMemberTypes: []string{"Application"}, IsEnabled: true}}}
+			if i == benchApplications/2 {
+				app.IdentifierURIs = []string{"api://orders"}
+			}
+			if err := store.Create(ctx, tx, app); err != nil {
+				return err
+			}
+			if i != benchApplications/2 {
+				continue
+			}
+			for j := range benchAssignments {
+				principal := uuidFor("bench-principal", strconv.Itoa(j))
+				if j == benchAssignments/2 {
+					principal = id.PrincipalID
+				}
+				a := store.AppRoleAssignment{ID: uuidFor("bench-assignment", strconv.Itoa(j)), TenantID: tenantID, PrincipalID: principal,
+					PrincipalType: "ServicePrincipal", ResourceID: app.ServicePrincipalID, AppRoleID: app.AppRoles[0].ID}
+				if err := store.Create(ctx, tx, a); err != nil {
+					return err
+				}
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name, scope string
+	}{
+		{name: "built-in resource", scope: "https://vault.azure.net/.default openid offline_access profile"},
+		{name: "application resource", scope: "api://orders/.default"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			body := url.Values{
+				"grant_type": {"client_credentials"}, "client_id": {id.ClientID}, "scope": {bc.scope},
+				"client_assertion_type": {jwtBearer}, "client_assertion": {assertion}, "client_info": {"1"},
+			}.Encode()
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest("POST", "/"+tenantID+"/oauth2/v2.0/token", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				rec := httptest.NewRecorder()
+				mux.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatalf("exchange = %d %s", rec.Code, rec.Body)
+				}
+			}
+		})
 	}
 }
+
+// Sizes of the tenant in BenchmarkTokenExchange: applications, and
+// assignments on the application tokens are requested for.
+const (
+	benchApplications = 500
+	benchAssignments  = 2000
+)
 
 // BenchmarkExchangeFloor is the floor of an exchange: verifying one RS256
 // token and signing one, with 2048-bit keys.

@@ -20,6 +20,19 @@
 // where fedcred knows more than Entra says, a "fedcred:" sentence naming the
 // federated credential that came closest and what differed.
 //
+// The resource is resolved in this order: the built-in resources
+// (BuiltinResources), the server's own URL and the management audiences, then
+// the tenant's applications (registered through the Graph API) by identifier
+// URI, exactly but ignoring one trailing slash, and then by application ID
+// (<appId> or api://<appId>); anything else is 500011. A token for an
+// application carries aud as requested and a "roles" claim with the sorted
+// values of the enabled app roles (open to Application members) assigned to
+// the client's principal on that application, and no "roles" claim when there
+// are none. The lookup is served from the in-memory store: one scan of the
+// tenant's applications (decoding only those whose JSON contains the URI) and
+// one range read of the application's assignments, so a new or deleted
+// assignment applies to the very next token.
+//
 // The order of checks follows Entra (reference §2.4, §2.5): tenant (90002),
 // parameters (900144, 70003, 901002, 70011), client (700016), credentials
 // present (7000218), then for an assertion: parse (50027), issuer among the

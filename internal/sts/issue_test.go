@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -208,7 +209,7 @@ func TestToken_Issued(t *testing.T) {
 				t.Errorf("uti = %q, want 16 random bytes in base64url", got.UTI)
 			}
 			got.UTI = ""
-			if got != tt.wantClaims {
+			if !reflect.DeepEqual(got, tt.wantClaims) {
 				t.Errorf("claims =\n%+v\nwant\n%+v", got, tt.wantClaims)
 			}
 		})

@@ -36,6 +36,10 @@ type AccessClaims struct {
 	// MIResourceID is a managed identity's resource ID, spelled with
 	// lower-case "resourcegroups" as Entra does.
 	MIResourceID string `json:"xms_mirid,omitempty"`
+	// Roles are the values of the app roles the client holds on the
+	// resource application, sorted; absent when it holds none (and for
+	// built-in resources).
+	Roles []string `json:"roles,omitempty"`
 }
 
 // issued is a minted token and its times.
@@ -83,7 +87,7 @@ func (h *Handler) tokenIssuer(tenantID string) string {
 	return h.publicURL + "/" + tenantID + "/"
 }
 
-func (h *Handler) mint(ctx context.Context, tenant store.Tenant, cl client, auth authResult, req tokenRequest) (issued, *Error) {
+func (h *Handler) mint(ctx context.Context, tenant store.Tenant, cl client, auth authResult, req tokenRequest, res resource) (issued, *Error) {
 	now := h.now().UTC().Truncate(time.Second)
 	life := h.appLife
 	if cl.identity != nil {
@@ -99,7 +103,7 @@ func (h *Handler) mint(ctx context.Context, tenant store.Tenant, cl client, auth
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(life).Unix(),
 		AppIDACR: auth.appidacr(), IDType: "app",
 		ObjectID: cl.objectID(), Subject: cl.objectID(), TenantID: tenant.ID,
-		UTI: uti, Version: "1.0",
+		UTI: uti, Version: "1.0", Roles: res.roles,
 	}
 	// appid is the client ID as stored, whatever case the request used.
 	if cl.identity != nil {

@@ -67,11 +67,16 @@ func (h *Handler) token(version endpointVersion) http.HandlerFunc {
 			h.writeError(w, r, err, attrs...)
 			return
 		}
-		if !h.knownResource(req.resource) {
+		res, found, rerr := h.resolveResource(r.Context(), tenant.ID, cl, req.resource)
+		switch {
+		case rerr != nil:
+			h.writeError(w, r, errInternal(rerr), attrs...)
+			return
+		case !found:
 			h.writeError(w, r, errResourceNotFound(req.resource, tenantName(tenant)), attrs...)
 			return
 		}
-		tok, err := h.mint(r.Context(), tenant, cl, auth, req)
+		tok, err := h.mint(r.Context(), tenant, cl, auth, req, res)
 		if err != nil {
 			h.writeError(w, r, err, attrs...)
 			return
@@ -79,7 +84,8 @@ func (h *Handler) token(version endpointVersion) http.HandlerFunc {
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "token issued",
 			slog.String("tenant", tenant.ID), slog.String("client_id", req.clientID),
 			slog.String("client_kind", cl.kind()), slog.String("method", auth.method),
-			slog.String("fic", auth.fic), slog.String("resource", req.resource),
+			slog.String("fic", auth.fic), slog.String("resource", clip(req.resource)),
+			slog.Int("roles", len(res.roles)),
 			slog.String("endpoint", "v"+strconv.Itoa(int(version))),
 			slog.String("correlation_id", correlationID(r)))
 		w.Header().Set("Cache-Control", "no-store, no-cache")
