@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -100,6 +101,25 @@ Every flag can also be set by its FEDCRED_* environment variable.`,
 	}
 	f.StringArrayVar(&cfg.PreviousKEKFiles, "previous-kek-file", previousKEKs,
 		"an earlier key-encryption key, while rotating: what it sealed is re-sealed with --kek-file (repeatable) [FEDCRED_PREVIOUS_KEK_FILES, comma-separated]")
+	var allowedNetworks []string
+	if v := envOr("FEDCRED_REMOTE_ISSUER_ALLOWED_NETWORKS", ""); v != "" {
+		allowedNetworks = strings.Split(v, ",")
+	}
+	f.StringSliceVar(&allowedNetworks, "remote-issuer-allowed-networks", allowedNetworks,
+		"CIDRs of otherwise refused addresses (private, loopback, link-local) issuers may be fetched from [FEDCRED_REMOTE_ISSUER_ALLOWED_NETWORKS]")
+	allowHTTP, _ := strconv.ParseBool(envOr("FEDCRED_REMOTE_ISSUER_ALLOW_HTTP", "false"))
+	f.BoolVar(&cfg.RemoteIssuerAllowHTTP, "remote-issuer-allow-http", allowHTTP, "fetch issuers over plain http (development only) [FEDCRED_REMOTE_ISSUER_ALLOW_HTTP]")
+	f.StringVar(&cfg.RemoteIssuerCAFile, "remote-issuer-ca-file", envOr("FEDCRED_REMOTE_ISSUER_CA_FILE", ""), "PEM CAs trusted for remote issuers instead of the system roots [FEDCRED_REMOTE_ISSUER_CA_FILE]")
+	cmd.PreRunE = func(*cobra.Command, []string) error {
+		for _, n := range allowedNetworks {
+			p, err := netip.ParsePrefix(strings.TrimSpace(n))
+			if err != nil {
+				return usageError{fmt.Errorf("invalid --remote-issuer-allowed-networks entry %q: %w", n, err)}
+			}
+			cfg.RemoteIssuerAllowedNetworks = append(cfg.RemoteIssuerAllowedNetworks, p)
+		}
+		return nil
+	}
 	f.BoolVar(&entraLimits, "entra-limits", entraLimits, "enforce Entra's limits, such as 20 federated credentials per identity [FEDCRED_ENTRA_LIMITS]")
 	for _, d := range durations {
 		f.DurationVar(d.dst, d.flag, d.def, d.help+" ["+d.env+"]")

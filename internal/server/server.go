@@ -7,11 +7,13 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,12 +27,14 @@ import (
 	"github.com/fedcred/fedcred/internal/issuer"
 	"github.com/fedcred/fedcred/internal/keys"
 	"github.com/fedcred/fedcred/internal/rbac"
+	"github.com/fedcred/fedcred/internal/remoteissuer"
 	"github.com/fedcred/fedcred/internal/store"
 	"github.com/fedcred/fedcred/internal/store/mirror"
 	"github.com/fedcred/fedcred/internal/store/postgres"
 	"github.com/fedcred/fedcred/internal/store/sqlite"
 	"github.com/fedcred/fedcred/internal/sts"
 	"github.com/fedcred/fedcred/internal/tlsca"
+	"github.com/fedcred/fedcred/internal/trust"
 	"github.com/fedcred/fedcred/internal/vault"
 	"github.com/fedcred/fedcred/pkg/accesstoken"
 )
@@ -67,6 +71,15 @@ type Config struct {
 	// still opens, and is re-sealed with KEKFile in the background, after
 	// which they can be dropped.
 	PreviousKEKFiles []string
+	// RemoteIssuerAllowedNetworks lets fedcred fetch the keys of issuers at
+	// addresses it otherwise refuses (loopback, private, link-local): an
+	// operator's allow-list, e.g. 10.0.0.0/8 for private clusters.
+	RemoteIssuerAllowedNetworks []netip.Prefix
+	// RemoteIssuerAllowHTTP allows issuers without TLS. For development only.
+	RemoteIssuerAllowHTTP bool
+	// RemoteIssuerCAFile is a PEM bundle of CAs trusted for remote issuers,
+	// in place of the system roots (for issuers behind a private CA).
+	RemoteIssuerCAFile string
 	// EntraLimits enforces Entra's limits (20 federated credentials per
 	// identity) for users who test against them.
 	EntraLimits bool
@@ -218,8 +231,22 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	mgmtAudiences := ManagementAudiences(publicURL)
+	remoteClient, err := remoteIssuerClient(cfg.RemoteIssuerCAFile)
+	if err != nil {
+		return nil, err
+	}
+	remote, err := remoteissuer.New(remoteissuer.Config{
+		Client:    remoteClient,
+		AllowHTTP: cfg.RemoteIssuerAllowHTTP, AllowedNetworks: cfg.RemoteIssuerAllowedNetworks,
+		Now: cfg.Now, Logger: log.With("component", "remoteissuer"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	bgDone.Go(func() { remote.Run(bg) })
 	stsHandler, err := sts.New(sts.Config{
-		Store: st, Keys: km, Issuers: iss, PublicURL: publicURL, Now: cfg.Now, Logger: log,
+		Store: st, Keys: km, Issuers: trust.Keys{Hosted: iss, Remote: remote, PublicURL: publicURL},
+		PublicURL: publicURL, Now: cfg.Now, Logger: log,
 		ManagementAudiences: mgmtAudiences,
 	})
 	if err != nil {
@@ -386,6 +413,25 @@ func loadTLS(cfg Config, publicURL string) (*certReloader, string, error) {
 		return nil, "", err
 	}
 	return r, caFile, nil
+}
+
+// remoteIssuerClient returns an HTTP client trusting the CAs in caFile, or
+// nil (the default client) when caFile is empty.
+func remoteIssuerClient(caFile string) (*http.Client, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read remote issuer CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("remote issuer CA file %s holds no certificate", caFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, nil
 }
 
 // joinTimeout bounds how long a replica waits to catch up and join at start.

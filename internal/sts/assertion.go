@@ -13,6 +13,7 @@ import (
 
 	"github.com/fedcred/fedcred/internal/federation"
 	"github.com/fedcred/fedcred/internal/issuer"
+	"github.com/fedcred/fedcred/internal/remoteissuer"
 	"github.com/fedcred/fedcred/internal/store"
 )
 
@@ -81,8 +82,16 @@ func (h *Handler) verifyAssertion(ctx context.Context, raw string, cl client) (s
 		return "", refusal(err, unverified)
 	}
 
-	set, err := h.issuers.KeysFor(ctx, unverified.Issuer)
+	kid := ""
+	if len(tok.Headers) == 1 {
+		kid = tok.Headers[0].KeyID
+	}
+	set, err := h.issuers.KeysFor(ctx, cl.tenant(), unverified.Issuer, kid)
 	switch {
+	case errors.Is(err, remoteissuer.ErrBadKeys):
+		e := errBadProviderKeys(fmt.Sprintf("the signing keys of issuer '%s' do not parse or none is usable.", unverified.Issuer))
+		e.Err = err
+		return "", e
 	case errors.Is(err, issuer.ErrUnknownIssuer):
 		return "", errIssuerKeys(fmt.Sprintf("the issuer '%s' is neither an enabled cluster issuer hosted by this server nor a remote issuer it can reach.", unverified.Issuer))
 	case errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil:

@@ -23,6 +23,7 @@ import (
 	"github.com/fedcred/fedcred/internal/store/mirror"
 	"github.com/fedcred/fedcred/internal/store/sqlite"
 	"github.com/fedcred/fedcred/internal/sts"
+	"github.com/fedcred/fedcred/internal/trust"
 )
 
 // BenchmarkTokenExchange measures one federated token exchange through the
@@ -82,7 +83,7 @@ func BenchmarkTokenExchange(b *testing.B) {
 	if err := iss.PrepareKeys(ctx, cluster); err != nil {
 		b.Fatal(err)
 	}
-	h, err := sts.New(sts.Config{Store: st, Keys: km, Issuers: iss, PublicURL: public})
+	h, err := sts.New(sts.Config{Store: st, Keys: km, Issuers: trust.Keys{Hosted: iss}, PublicURL: public})
 	if err != nil {
 		b.Fatal(err)
 	}

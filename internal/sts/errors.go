@@ -181,6 +181,13 @@ func errIssuerKeys(hint string) *Error {
 		Text: "Request to External OIDC endpoint failed.", Hint: hint}
 }
 
+// errBadProviderKeys is 900612: the issuer's JWKS does not parse or holds
+// no usable key.
+func errBadProviderKeys(hint string) *Error {
+	return &Error{Status: http.StatusBadRequest, OAuth: errInvalidRequest, Code: 900612,
+		Text: "Failed to parse provider signing keys.", Hint: hint}
+}
+
 func errAssertionLifetime(iat, exp time.Time) *Error {
 	return &Error{Status: http.StatusBadRequest, OAuth: errInvalidRequest, Code: 70023,
 		Text: fmt.Sprintf("External OIDC Provider token must have a lifetime of less than or equal to 1.01:00:00. Token issued at %s. Token expires on %s.",

@@ -62,7 +62,7 @@ type staticKeys struct {
 	set jose.JSONWebKeySet
 }
 
-func (s staticKeys) KeysFor(_ context.Context, iss string) (jose.JSONWebKeySet, error) {
+func (s staticKeys) KeysFor(_ context.Context, _, iss, _ string) (jose.JSONWebKeySet, error) {
 	if iss != s.iss {
 		return jose.JSONWebKeySet{}, issuer.ErrUnknownIssuer
 	}

@@ -28,11 +28,15 @@ type Signer interface {
 	PublicKeys(ctx context.Context, owner string) (jose.JSONWebKeySet, error)
 }
 
-// AssertionKeys returns the verification keys of an assertion's issuer;
-// *issuer.Service implements it. It returns an error wrapping
-// issuer.ErrUnknownIssuer for an issuer it neither hosts nor knows.
+// AssertionKeys returns the verification keys of an assertion's issuer, as
+// trusted by tenant; kid is the assertion's key ID ("" when none), so a
+// source that caches remote keys can refetch on an unknown one. It returns
+// an error wrapping issuer.ErrUnknownIssuer for an issuer it neither hosts
+// nor knows, remoteissuer.ErrBadKeys for keys that do not parse, and
+// remoteissuer.ErrUnreachable or ErrBadDiscovery when a remote issuer
+// cannot be used.
 type AssertionKeys interface {
-	KeysFor(ctx context.Context, issuerURL string) (jose.JSONWebKeySet, error)
+	KeysFor(ctx context.Context, tenantID, issuerURL, kid string) (jose.JSONWebKeySet, error)
 }
 
 // Default token lifetimes.

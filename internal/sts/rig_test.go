@@ -90,7 +90,7 @@ func (e *extraIssuers) add(iss string, set jose.JSONWebKeySet) {
 	e.sets[iss] = set
 }
 
-func (e *extraIssuers) KeysFor(ctx context.Context, iss string) (jose.JSONWebKeySet, error) {
+func (e *extraIssuers) KeysFor(ctx context.Context, _, iss, _ string) (jose.JSONWebKeySet, error) {
 	e.mu.Lock()
 	set, ok := e.sets[iss]
 	e.calls[iss]++

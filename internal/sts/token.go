@@ -46,6 +46,13 @@ func (c client) objectID() string {
 	return c.sp.ObjectID
 }
 
+func (c client) tenant() string {
+	if c.identity != nil {
+		return c.identity.TenantID
+	}
+	return c.sp.TenantID
+}
+
 func (c client) kind() string {
 	if c.identity != nil {
 		return "managedIdentity"
