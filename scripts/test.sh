@@ -17,6 +17,8 @@ apt_install() {
 
 command -v go >/dev/null || { echo "go is required (Go 1.26 or newer): https://go.dev/dl" >&2; exit 1; }
 command -v gcc >/dev/null || apt_install gcc   # the race detector needs cgo
+# Debian's chromium: the portal's browser tests (test/portal) drive it headless.
+[ -x /usr/bin/chromium ] || apt_install chromium
 
 # PostgreSQL: use the one given, else make sure the local one runs.
 if [ -z "${FEDCRED_TEST_POSTGRES_URL:-}" ]; then

@@ -124,6 +124,8 @@ server through --server and friends, the FEDCRED_* environment variables, the pr
 		a.newAppCommand(),
 		a.newGetTokenCommand(),
 		a.newRunCommand(),
+		a.newPortalCommand(),
+		newWebhookCommand(),
 	)
 	markRuns(root, a)
 	return root

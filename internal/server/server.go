@@ -26,6 +26,7 @@ import (
 	"github.com/fedcred/fedcred/internal/graph"
 	"github.com/fedcred/fedcred/internal/issuer"
 	"github.com/fedcred/fedcred/internal/keys"
+	"github.com/fedcred/fedcred/internal/portal"
 	"github.com/fedcred/fedcred/internal/rbac"
 	"github.com/fedcred/fedcred/internal/remoteissuer"
 	"github.com/fedcred/fedcred/internal/store"
@@ -284,6 +285,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", readyz(mir))
 
+	portalHandler, err := portal.New(portal.Config{
+		Management: armHandler, STS: mux, Issuers: mux,
+		Authenticate: authn.Authenticate, WithPrincipal: withPortalPrincipal,
+		Store: st, PublicURL: publicURL, TenantID: dir.Tenant.ID, Now: cfg.Now, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	s := &Server{
 		URL:            publicURL,
 		Addr:           ln.Addr().String(),
@@ -295,7 +305,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Admin:          config.Admin{TenantID: dir.Tenant.ID, SubscriptionID: dir.Subscription.ID, ClientID: dir.Admin.ClientID, Server: publicURL, CAFile: caFile},
 	}
 	s.http = &http.Server{
-		Handler:           withRecover(log, withAccessLog(log, route(armHandler, vaultHandler, graphHandler.Route(mux)))),
+		Handler:           withRecover(log, withAccessLog(log, withPortal(portalHandler, route(armHandler, vaultHandler, graphHandler.Route(mux))))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -350,6 +360,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopBackground()
 	s.background.Wait()
 	return errors.Join(err, s.store.Close())
+}
+
+// withPortal sends the portal's paths to the portal and everything else to
+// next.
+func withPortal(p, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if portal.Serves(r.URL.Path) {
+			p.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // ManagementAudiences are the token audiences the management API accepts:

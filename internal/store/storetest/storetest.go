@@ -44,6 +44,8 @@ func objects() []store.Object {
 		store.Secret{VaultName: "Vault1", Name: "Db-Password", Version: "abc", SealedValue: []byte{5}, Enabled: true, Expires: &t0, CreatedAt: t0, UpdatedAt: t0},
 		store.Application{TenantID: "t", ObjectID: "o2", AppID: "APP", ServicePrincipalID: "sp", IdentifierURIs: []string{"api://orders"}, AppRoles: []store.AppRole{{ID: "r1", Value: "Orders.Read", AllowedMemberTypes: []string{"Application"}, IsEnabled: true}}, CreatedAt: t0, UpdatedAt: t0},
 		store.AppRoleAssignment{ID: "x1", TenantID: "t", PrincipalID: "p", PrincipalType: "ServicePrincipal", ResourceID: "sp", AppRoleID: "r1", CreatedAt: t0},
+		store.PortalSignInCode{Hash: "AB12", Principal: store.PortalPrincipal{ObjectID: "o1", ClientID: "C1", TenantID: "t", Type: "ServicePrincipal"}, CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)},
+		store.PortalSession{Hash: "CD34", Principal: store.PortalPrincipal{ObjectID: "o1", ClientID: "C1", TenantID: "t", Type: "ServicePrincipal"}, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(8 * time.Hour)},
 	}
 }
 
@@ -101,6 +103,10 @@ func check(ctx context.Context, tx store.Tx, obj store.Object) error {
 	case store.Application:
 		return roundTrip(ctx, tx, o)
 	case store.AppRoleAssignment:
+		return roundTrip(ctx, tx, o)
+	case store.PortalSignInCode:
+		return roundTrip(ctx, tx, o)
+	case store.PortalSession:
 		return roundTrip(ctx, tx, o)
 	}
 	return fmt.Errorf("unhandled type %T", obj)
