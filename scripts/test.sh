@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs fedcred's whole test suite on a fresh machine: installs what the suite
 # needs (a C compiler for the race detector, PostgreSQL for the second store
-# backend and the replica tests), starts PostgreSQL if it is not running,
+# backend and the replica tests, Chromium, and the Azure clients of the
+# compatibility suite: az, python3-azure, Node packages), starts PostgreSQL if it is not running,
 # then checks formatting, vets, and runs every test with the race detector.
 #
 # FEDCRED_TEST_POSTGRES_URL picks the PostgreSQL to test against; by default
@@ -19,6 +20,16 @@ command -v go >/dev/null || { echo "go is required (Go 1.26 or newer): https://g
 command -v gcc >/dev/null || apt_install gcc   # the race detector needs cgo
 # Debian's chromium: the portal's browser tests (test/portal) drive it headless.
 [ -x /usr/bin/chromium ] || apt_install chromium
+# The real Azure clients of the compatibility suite (test/compat; on CI a
+# missing client fails it): Debian's azure-cli 2.45, which pulls python3-azure
+# and python3-msal; Node with the npm packages pinned in
+# test/compat/node/package-lock.json. The Go SDK modules (azidentity, armmsi,
+# azsecrets) are in go.mod and come with 'go test'.
+command -v az >/dev/null || apt_install azure-cli
+/usr/bin/python3 -c 'import azure.identity, azure.mgmt.msi, azure.keyvault.secrets, msal' 2>/dev/null ||
+  apt_install python3-azure python3-msal
+command -v npm >/dev/null || apt_install nodejs npm
+(cd test/compat/node && npm ci --no-audit --no-fund --loglevel=error)
 
 # PostgreSQL: use the one given, else make sure the local one runs.
 if [ -z "${FEDCRED_TEST_POSTGRES_URL:-}" ]; then
@@ -51,3 +62,21 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -race -count=1 -timeout 15m ./...
+
+# Fuzzing, bounded: each target runs for FEDCRED_FUZZ_TIME (default 10s)
+# from its seed corpus (f.Add and testdata/fuzz). FEDCRED_FUZZ=0 skips it.
+# A failing input is written to the package's testdata/fuzz to replay.
+if [ "${FEDCRED_FUZZ:-1}" != 0 ]; then
+  while read -r pkg target; do
+    echo "fuzz $pkg $target"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FEDCRED_FUZZ_TIME:-10s}" "$pkg" </dev/null
+  done <<'EOF'
+./internal/sts FuzzParseTokenRequest
+./internal/sts FuzzVerifyAssertion
+./internal/sts FuzzSignedAssertion
+./internal/arm FuzzValidateCredential
+./pkg/accesstoken FuzzValidate
+./pkg/accesstoken FuzzValidateSignedClaims
+./internal/ratelimit FuzzClientKeys
+EOF
+fi

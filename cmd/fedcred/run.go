@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -15,7 +21,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedcred/fedcred/internal/client"
+	"github.com/fedcred/fedcred/internal/config"
 	"github.com/fedcred/fedcred/internal/issuer"
+	"github.com/fedcred/fedcred/internal/loginproxy"
 )
 
 // The environment a workload-identity pod gets, and the trust variables the
@@ -41,7 +49,7 @@ func (a *app) newRunCommand() *cobra.Command {
 	var (
 		clusterName, rg, namespace, account, identityName string
 		duration                                          time.Duration
-		noTrust                                           bool
+		noTrust, emulate                                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run --cluster C -g RG --namespace NS --service-account SA [--identity NAME] -- COMMAND [ARGS...]",
@@ -60,10 +68,22 @@ When the server's certificate comes from a local CA, the program is told to trus
 SSL_CERT_FILE and REQUESTS_CA_BUNDLE point at the system bundle plus the CA, and
 NODE_EXTRA_CA_CERTS at the CA (unless they are set, or --no-trust-env is given).
 
+With --emulate-login-host, a program that does not turn the Azure SDKs' instance discovery off
+(DefaultAzureCredential as it comes) works too: fedcred starts a local HTTPS proxy on 127.0.0.1
+and sets HTTPS_PROXY (and NO_PROXY for the fedcred server and loopback) so that
+login.microsoftonline.com, management.azure.com and <vault>.vault.azure.net are answered by
+fedcred, with certificates from fedcred's CA (when its key is in the local data directory, else
+from a CA made for this run). SSL_CERT_FILE, REQUESTS_CA_BUNDLE and NODE_EXTRA_CA_CERTS are then
+always set, to the CAs the program trusted before plus those CAs. Other hosts are tunnelled
+unchanged (through the HTTPS_PROXY fedcred itself was given, if any). fedcred never routes these
+hosts unless asked, and says on stderr when it does.
+
 Signals are passed to the program, fedcred exits with its exit code, and the token file is
 removed afterwards.`,
 		Example: `  fedcred run --cluster c1 -g rg1 --namespace pets --service-account ai-svc -- ./my-service --port 8080
-  fedcred run --cluster c1 -g rg1 --namespace pets --service-account ai-svc --identity ai-svc-identity -- python app.py`,
+  fedcred run --cluster c1 -g rg1 --namespace pets --service-account ai-svc --identity ai-svc-identity -- python app.py
+  # An unmodified DefaultAzureCredential program, reading https://myvault.vault.azure.net
+  fedcred run --emulate-login-host --cluster c1 -g rg1 --namespace pets --service-account ai-svc -- node app.js`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&clusterName, "cluster", "", "name of the cluster whose issuer signs the token")
@@ -73,6 +93,7 @@ removed afterwards.`,
 	f.StringVar(&identityName, "identity", "", "user-assigned identity (in the cluster's resource group) whose client ID to use")
 	f.DurationVar(&duration, "token-duration", issuer.DefaultTokenExpiration, "lifetime of each service-account token (at least 10m)")
 	f.BoolVar(&noTrust, "no-trust-env", false, "do not set SSL_CERT_FILE, REQUESTS_CA_BUNDLE and NODE_EXTRA_CA_CERTS")
+	f.BoolVar(&emulate, "emulate-login-host", false, "answer login.microsoftonline.com, management.azure.com and *.vault.azure.net with fedcred, through a local proxy (HTTPS_PROXY)")
 	required(cmd, "cluster", "resource-group", "namespace", "service-account")
 	cmd.Args = func(cmd *cobra.Command, args []string) error {
 		if cmd.ArgsLenAtDash() != 0 || len(args) == 0 {
@@ -87,9 +108,12 @@ removed afterwards.`,
 		if duration < issuer.MinTokenExpiration || duration%time.Second != 0 {
 			return usageErrorf("--token-duration %s must be whole seconds and at least %s", duration, issuer.MinTokenExpiration)
 		}
+		if emulate && noTrust {
+			return usageErrorf("--emulate-login-host needs the program to trust its certificates: drop --no-trust-env")
+		}
 		r := &runner{
 			app: a, rg: rg, cluster: clusterName, namespace: namespace, account: account,
-			identity: identityName, seconds: int64(duration / time.Second), trust: !noTrust,
+			identity: identityName, seconds: int64(duration / time.Second), trust: !noTrust, emulate: emulate,
 		}
 		code, err := r.run(cmd.Context(), args)
 		if err != nil {
@@ -106,7 +130,7 @@ type runner struct {
 	app                                       *app
 	rg, cluster, namespace, account, identity string
 	seconds                                   int64
-	trust                                     bool
+	trust, emulate                            bool
 	session                                   *session
 	sub                                       string
 	tokenPath                                 string
@@ -146,7 +170,14 @@ func (r *runner) run(ctx context.Context, args []string) (int, error) {
 	setDefault(envAzureTenantID, s.conn.TenantID)
 	setDefault(envAzureTokenFile, r.tokenPath)
 	setDefault(envAzureAuthority, strings.TrimSuffix(s.conn.Server, "/")+"/")
-	if r.trust && s.conn.CAFile != "" {
+	if r.emulate {
+		proxy, proxyEnv, err := r.startLoginProxy(dir)
+		if err != nil {
+			return 0, err
+		}
+		defer proxy.Close()
+		env = override(env, proxyEnv)
+	} else if r.trust && s.conn.CAFile != "" {
 		bundle, err := writeTrustBundle(dir, s.conn.CAFile)
 		if err != nil {
 			return 0, err
@@ -271,23 +302,188 @@ func refreshIn(now, exp time.Time) time.Duration {
 // writeTrustBundle writes the system CA bundle followed by caFile, so a
 // program trusts both the public internet and the fedcred server.
 func writeTrustBundle(dir, caFile string) (string, error) {
+	return writeTrustBundleFrom(dir, systemBundle(), caFile)
+}
+
+// writeTrustBundleFrom writes dir/ca-bundle.pem: the PEM file base (none
+// when "") followed by caFile.
+func writeTrustBundleFrom(dir, base, caFile string) (string, error) {
 	ca, err := os.ReadFile(caFile)
 	if err != nil {
 		return "", fmt.Errorf("read CA file: %w", err)
 	}
-	var system []byte
-	for _, p := range systemBundles {
-		if b, err := os.ReadFile(p); err == nil {
-			system = b
-			break
+	out := filepath.Join(dir, "ca-bundle.pem")
+	return out, writeBundle(out, base, ca)
+}
+
+// writeBundle writes the PEM file base (none when "") followed by the PEM
+// certificates cas to path, mode 0600.
+func writeBundle(path, base string, cas ...[]byte) error {
+	var data []byte
+	if base != "" {
+		b, err := os.ReadFile(base)
+		if err != nil {
+			return fmt.Errorf("read CA bundle: %w", err)
+		}
+		data = append(b, '\n')
+	}
+	for _, ca := range cas {
+		data = append(append(data, ca...), '\n')
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("write CA bundle: %w", err)
+	}
+	return nil
+}
+
+// startLoginProxy starts the proxy of --emulate-login-host in front of the
+// server, writes the trust files into dir, and returns the proxy and the
+// variables the program gets: HTTPS_PROXY and NO_PROXY, and the trust
+// variables naming what the program trusted before plus the CAs of the
+// server and of the proxy. It says on stderr what it routes where.
+func (r *runner) startLoginProxy(dir string) (*loginproxy.Proxy, map[string]string, error) {
+	c := r.session.conn
+	server := strings.TrimRight(c.Server, "/")
+	u, err := url.Parse(server)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server URL %q: %w", c.Server, err)
+	}
+	var (
+		pool     *x509.CertPool
+		serverCA []byte
+		auth     *loginproxy.Authority
+		whose    string
+	)
+	if c.CAFile != "" {
+		if serverCA, err = os.ReadFile(c.CAFile); err != nil {
+			return nil, nil, fmt.Errorf("read CA file: %w", err)
+		}
+		pool = x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(serverCA) {
+			return nil, nil, fmt.Errorf("CA file %s holds no certificate", c.CAFile)
+		}
+		// fedcred's own CA signs the emulated hosts when its key is beside
+		// it (a local server's data directory).
+		if a, err := loginproxy.LoadAuthority(c.CAFile, filepath.Join(filepath.Dir(c.CAFile), config.CAKeyFile)); err == nil {
+			auth, whose = a, "fedcred's CA "+c.CAFile
 		}
 	}
-	out := filepath.Join(dir, "ca-bundle.pem")
-	data := append(append(system, '\n'), ca...)
-	if err := os.WriteFile(out, data, 0o600); err != nil {
-		return "", fmt.Errorf("write CA bundle: %w", err)
+	if auth == nil {
+		if auth, err = loginproxy.NewAuthority(r.app.now()); err != nil {
+			return nil, nil, err
+		}
+		whose = "a CA made for this run"
 	}
-	return out, nil
+	proxy, err := loginproxy.Start(loginproxy.Config{
+		Upstream: server, UpstreamRootCAs: pool, Authority: auth, Passthrough: passthroughDialer(),
+	}, "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	cas := [][]byte{auth.CertPEM()}
+	if len(serverCA) > 0 && !strings.Contains(string(serverCA), string(auth.CertPEM())) {
+		cas = append(cas, serverCA)
+	}
+	env := map[string]string{}
+	base := first(os.Getenv("SSL_CERT_FILE"), os.Getenv("REQUESTS_CA_BUNDLE"), systemBundle())
+	bundle := filepath.Join(dir, "emulate-ca-bundle.pem")
+	if err := writeBundle(bundle, base, cas...); err != nil {
+		proxy.Close()
+		return nil, nil, err
+	}
+	nodeCAs := filepath.Join(dir, "emulate-node-cas.pem")
+	if err := writeBundle(nodeCAs, os.Getenv("NODE_EXTRA_CA_CERTS"), cas...); err != nil {
+		proxy.Close()
+		return nil, nil, err
+	}
+	env["SSL_CERT_FILE"], env["REQUESTS_CA_BUNDLE"], env["NODE_EXTRA_CA_CERTS"] = bundle, bundle, nodeCAs
+	noProxy := []string{"localhost", "127.0.0.1", "::1", u.Hostname()}
+	if prev := first(os.Getenv("NO_PROXY"), os.Getenv("no_proxy")); prev != "" {
+		noProxy = append([]string{prev}, noProxy...)
+	}
+	for _, name := range []string{"HTTPS_PROXY", "https_proxy"} {
+		env[name] = proxy.URL()
+	}
+	for _, name := range []string{"NO_PROXY", "no_proxy"} {
+		env[name] = strings.Join(noProxy, ",")
+	}
+	fmt.Fprintf(r.app.stderr, "fedcred run: emulating %s for the program: HTTPS_PROXY=%s answers them with fedcred at %s, "+
+		"with certificates from %s; other hosts pass through unchanged.\n",
+		strings.Join(loginproxy.DefaultHosts(), ", "), proxy.URL(), server, whose)
+	return proxy, env, nil
+}
+
+// override sets each of vars in env, replacing what env had.
+func override(env []string, vars map[string]string) []string {
+	out := make([]string, 0, len(env)+len(vars))
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if _, ok := vars[name]; !ok {
+			out = append(out, kv)
+		}
+	}
+	for name, v := range vars {
+		out = append(out, name+"="+v)
+	}
+	return out
+}
+
+// passthroughDialer connects the login proxy to hosts it does not emulate:
+// through the HTTPS proxy of fedcred's own environment when there is one
+// (HTTPS_PROXY, NO_PROXY), else directly.
+func passthroughDialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		up, err := http.ProxyFromEnvironment(&http.Request{URL: &url.URL{Scheme: "https", Host: addr}})
+		if err != nil || up == nil {
+			return d.DialContext(ctx, network, addr)
+		}
+		return dialThroughProxy(ctx, &d, up, addr)
+	}
+}
+
+// dialThroughProxy opens a CONNECT tunnel to addr through the HTTP proxy up.
+func dialThroughProxy(ctx context.Context, d *net.Dialer, up *url.URL, addr string) (net.Conn, error) {
+	if up.Scheme != "http" {
+		return nil, fmt.Errorf("proxy %s: only http:// proxies can be chained", up.Redacted())
+	}
+	host := up.Host
+	if up.Port() == "" {
+		host = net.JoinHostPort(up.Hostname(), "80")
+	}
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return nil, fmt.Errorf("dial proxy %s: %w", up.Redacted(), err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	req := "CONNECT " + addr + " HTTP/1.1\r\nHost: " + addr + "\r\n"
+	if up.User != nil {
+		pass, _ := up.User.Password()
+		req += "Proxy-Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(up.User.Username()+":"+pass)) + "\r\n"
+	}
+	if _, err := conn.Write([]byte(req + "\r\n")); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("proxy %s: %w", up.Redacted(), err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("proxy %s: %w", up.Redacted(), err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		conn.Close()
+		return nil, fmt.Errorf("proxy %s refused %s: %s", up.Redacted(), addr, resp.Status)
+	}
+	if br.Buffered() > 0 {
+		conn.Close()
+		return nil, fmt.Errorf("proxy %s sent data before the tunnel opened", up.Redacted())
+	}
+	conn.SetDeadline(time.Time{})
+	return conn, nil
 }
 
 // resourceGroupOf extracts the resource group from an ARM resource ID.

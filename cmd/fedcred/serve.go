@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedcred/fedcred/internal/config"
+	"github.com/fedcred/fedcred/internal/ratelimit"
 	"github.com/fedcred/fedcred/internal/server"
 	"github.com/fedcred/fedcred/internal/store/mirror"
 )
@@ -40,6 +41,7 @@ func newServeCommand() *cobra.Command {
 		{"max-stale", "FEDCRED_MAX_STALE", "how long a replica keeps issuing tokens from memory while PostgreSQL is unreachable", mirror.DefaultMaxStale, &cfg.MaxStale},
 		{"tenant-key-rotation", "FEDCRED_TENANT_KEY_ROTATION", "how long a tenant signing key signs before it is rotated (negative: never)", server.DefaultTenantKeyRotation, &cfg.TenantKeyRotation},
 		{"cluster-key-rotation", "FEDCRED_CLUSTER_KEY_ROTATION", "how long a cluster signing key signs before it is rotated (negative: never)", server.DefaultClusterKeyRotation, &cfg.ClusterKeyRotation},
+		{"audit-retention", "FEDCRED_AUDIT_RETENTION", "how long audit events are kept before they are pruned (negative: forever)", server.DefaultAuditRetention, &cfg.AuditRetention},
 	}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -74,6 +76,21 @@ Every flag can also be set by its FEDCRED_* environment variable.`,
 						}
 						*d.dst = parsed
 					}
+				}
+			}
+			for _, name := range []string{"rate-limit-per-client", "rate-limit-per-client-burst", "rate-limit-per-address", "rate-limit-per-address-burst"} {
+				env := "FEDCRED_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+				if v, ok := os.LookupEnv(env); ok && !cmd.Flags().Changed(name) {
+					if err := cmd.Flags().Set(name, v); err != nil {
+						return usageError{fmt.Errorf("invalid %s %q: %w", env, v, err)}
+					}
+				}
+			}
+			// 0 on the command line means no limit; in server.Config a
+			// negative rate does, and 0 means the default.
+			for _, r := range []*float64{&cfg.RateLimitPerClient, &cfg.RateLimitPerAddress} {
+				if *r == 0 {
+					*r = -1
 				}
 			}
 			var level slog.Level
@@ -121,6 +138,12 @@ Every flag can also be set by its FEDCRED_* environment variable.`,
 		return nil
 	}
 	f.BoolVar(&entraLimits, "entra-limits", entraLimits, "enforce Entra's limits, such as 20 federated credentials per identity [FEDCRED_ENTRA_LIMITS]")
+	f.Float64Var(&cfg.RateLimitPerClient, "rate-limit-per-client", ratelimit.DefaultPerClient.PerSecond,
+		"access tokens per second one client may obtain, and successful API calls it may make (0: no limit) [FEDCRED_RATE_LIMIT_PER_CLIENT]")
+	f.IntVar(&cfg.RateLimitPerClientBurst, "rate-limit-per-client-burst", 0, "burst of --rate-limit-per-client (default twice the rate) [FEDCRED_RATE_LIMIT_PER_CLIENT_BURST]")
+	f.Float64Var(&cfg.RateLimitPerAddress, "rate-limit-per-address", ratelimit.DefaultPerAddress.PerSecond,
+		"requests per second one source address may make (0: no limit) [FEDCRED_RATE_LIMIT_PER_ADDRESS]")
+	f.IntVar(&cfg.RateLimitPerAddressBurst, "rate-limit-per-address-burst", 0, "burst of --rate-limit-per-address (default twice the rate) [FEDCRED_RATE_LIMIT_PER_ADDRESS_BURST]")
 	for _, d := range durations {
 		f.DurationVar(d.dst, d.flag, d.def, d.help+" ["+d.env+"]")
 	}

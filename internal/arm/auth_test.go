@@ -95,11 +95,11 @@ func TestRBAC_ManagedIdentityContributorOnAGroup(t *testing.T) {
 			}
 		}
 	})
-	t.Run("sees no subscription", func(t *testing.T) {
+	t.Run("sees the subscription its group is in, as in Azure", func(t *testing.T) {
 		var page listResult[subscriptionJSON]
 		env.callAs(token, http.MethodGet, "/subscriptions", nil).wantStatus(t, http.StatusOK).decode(t, &page)
-		if len(page.Value) != 0 {
-			t.Errorf("subscriptions = %+v, want none", page.Value)
+		if len(page.Value) != 1 || page.Value[0].SubscriptionID != testSub {
+			t.Errorf("subscriptions = %+v, want only %s", page.Value, testSub)
 		}
 	})
 }
@@ -228,6 +228,7 @@ func TestRBAC_SubscriptionListFollowsRoles(t *testing.T) {
 	env.createGroup("rg")
 	groupReader := env.createIdentity("rg", "group-reader")
 	env.grant(groupReader.Properties.PrincipalID, rgPath("rg"), rbac.ReaderID)
+	nobody := env.createIdentity("rg", "nobody")
 	subReader := env.createIdentity("rg", "sub-reader")
 	env.grant(subReader.Properties.PrincipalID, "/subscriptions/"+thirdSub, rbac.ReaderID)
 	env.grant(subReader.Properties.PrincipalID, subPath, rbac.ReaderID)
@@ -240,7 +241,10 @@ func TestRBAC_SubscriptionListFollowsRoles(t *testing.T) {
 		want  []string
 	}{
 		{name: "owner of one subscription sees that one", token: adminToken, want: []string{testSub}},
-		{name: "reader of a group only sees none", token: env.signIn(groupReader), want: nil},
+		// As in Azure: a role anywhere in a subscription lists it, so
+		// `az login` finds the subscription of an identity scoped to a group.
+		{name: "reader of a group sees the group's subscription", token: env.signIn(groupReader), want: []string{testSub}},
+		{name: "no role anywhere sees none", token: env.signIn(nobody), want: nil},
 		{name: "reader of two subscriptions sees both", token: env.signIn(subReader), want: []string{testSub, thirdSub}},
 		{name: "pages hold only readable subscriptions", token: env.signIn(subReader), top: "1", want: []string{testSub, thirdSub}},
 	}

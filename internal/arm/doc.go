@@ -94,6 +94,22 @@
 //     Vault names are unique across every subscription and tenant, as DNS
 //     names are in Azure (409 VaultAlreadyExists). vaultUri is
 //     <PublicURL>/vaults/<name>/.
+//   - Trusted issuers (Fedcred/trustedIssuers, fedcred's own provider
+//     namespace) hold the keys of issuers fedcred neither hosts nor can
+//     reach: /subscriptions/{sub}/providers/Fedcred/trustedIssuers/{name},
+//     PUT, GET, LIST and DELETE, with the actions
+//     Fedcred/trustedIssuers/read, write and delete (Owner and Contributor
+//     have them, Reader reads). The body is {"properties":{"issuer",
+//     "jwks"}}: the issuer follows the federated credentials' issuer rules,
+//     must not lie under PublicURL, and is unique per tenant (409
+//     IssuerAlreadyTrusted); the JWKS is validated strictly by
+//     trust.ParseJWKS (400 InvalidJwks, targeting the key). Trusted issuers
+//     are not a role assignment scope. POST .../{name}/publishKeys lets the
+//     issuer replace its own keys with a proof token signed by a key it is
+//     trusted with now; it is served before authentication, outside RBAC,
+//     for the reasons given at Handler.publishKeys, and refuses with ARM's
+//     token errors (401 InvalidAuthenticationToken,
+//     InvalidAuthenticationTokenAudience, ExpiredAuthenticationToken).
 //   - Deletes cascade in the same transaction. Deleting a resource group
 //     deletes its identities, their credentials, its clusters, its vaults
 //     with their secrets, and every role assignment at or below it. Deleting
@@ -102,4 +118,16 @@
 //     resource recreated under the same name starts ungranted. Assignments
 //     made to a deleted identity elsewhere stay (as in Azure) but can never
 //     match again: a recreated identity gets a new principal ID.
+//   - Audit: with Config.Audit set, every PUT, PATCH, DELETE and POST that
+//     succeeds or is refused with 403 is written to the audit log (kind
+//     resource.write, resource.delete, resource.action, keys.rotated for
+//     rotateServiceAccountSigningKeys, keys.published for a trusted
+//     issuer's publishKeys, whose refusals with 401 are recorded too) with
+//     the caller, the action, the resource ID, the outcome, the correlation
+//     and request IDs, the source IP and the user agent, never a body or a
+//     token. The event is written synchronously before the answer, so it is
+//     in the log when the caller sees the answer; a refused publishKeys,
+//     which anyone can send, is queued instead, as the token service queues
+//     its refusals. Unauthenticated calls and other failures are not
+//     recorded.
 package arm

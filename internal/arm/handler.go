@@ -38,6 +38,14 @@ type Authorizer interface {
 	Decide(ctx context.Context, req rbac.Request) (rbac.Decision, error)
 }
 
+// Auditor records management changes in the audit log; *audit.Log
+// implements it. Write returns once the event is stored or queued; Enqueue
+// queues it and returns at once, dropping it when the queue is full.
+type Auditor interface {
+	Write(ctx context.Context, e store.AuditEvent) error
+	Enqueue(e store.AuditEvent)
+}
+
 // Config configures a Handler.
 type Config struct {
 	// Store holds every resource.
@@ -68,6 +76,10 @@ type Config struct {
 	// NewUUID generates client, principal and cluster IDs; nil means
 	// uuid.NewString.
 	NewUUID func() string
+	// Audit receives one event per change (PUT, PATCH, DELETE, POST) that
+	// succeeded or was refused with 403 (see Handler.audit); nil records
+	// none.
+	Audit Auditor
 }
 
 // Handler serves the management API. It is safe for concurrent use.
@@ -161,7 +173,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-ms-correlation-request-id", correlation)
 
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	resp, err := h.serve(r)
+	var call auditCall
+	resp, err := h.serve(r, &call)
+	h.audit(r, &call, resp, err, requestID, correlation)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -174,10 +188,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve is the pipeline every call goes through.
-func (h *Handler) serve(r *http.Request) (response, error) {
+func (h *Handler) serve(r *http.Request, call *auditCall) (response, error) {
 	rt, matched := parseRoute(r.URL.EscapedPath())
 	if matched && rt.kind == routeMetadata {
 		return h.metadataEndpoints(r)
+	}
+	if matched && rt.kind == routeTrustedIssuerPublish {
+		return h.publishKeys(r, rt) // authenticated by its proof token, not by a bearer identity
 	}
 	p, err := h.authenticate(r)
 	if err != nil {
@@ -201,6 +218,7 @@ func (h *Handler) serve(r *http.Request) (response, error) {
 	if !ok {
 		return response{}, errMethodNotAllowed(r.Method, allowedMethods(rt))
 	}
+	*call = auditCall{principal: p, access: a, rt: rt, routed: true}
 	req := &request{http: r, rt: rt, principal: p, apiVersion: apiVersion, query: q}
 	// Tenant isolation first: a subscription of another tenant is not found,
 	// whatever the caller's roles.
@@ -318,6 +336,8 @@ func (h *Handler) dispatch(ctx context.Context, req *request) (response, error) 
 		return h.getRoleDefinition(ctx, req)
 	case routeRoleAssignments:
 		return h.listRoleAssignments(ctx, req)
+	case routeTrustedIssuers, routeTrustedIssuer:
+		return h.dispatchTrustedIssuer(ctx, req)
 	case routeRoleAssignment:
 		switch m {
 		case http.MethodGet:
@@ -343,4 +363,91 @@ func queryValue(q url.Values, name string) string {
 		}
 	}
 	return ""
+}
+
+// auditCall is what the audit log needs to know of a call; serve fills it in
+// once the call is authenticated and routed.
+type auditCall struct {
+	principal Principal
+	access    access
+	rt        route
+	routed    bool
+}
+
+// audit records a change (PUT, PATCH, DELETE or POST) that succeeded or was
+// refused with 403 (for publishKeys, 401 too) in the audit log: who, the
+// action and the resource ID,
+// the outcome, the correlation and request IDs, the source IP and user
+// agent; never the request or response body. Reads and calls that failed
+// otherwise are not recorded. It runs before the answer is written, so a
+// caller that lists the audit log after the answer finds the event.
+func (h *Handler) audit(r *http.Request, call *auditCall, resp response, err error, requestID, correlation string) {
+	if h.cfg.Audit == nil {
+		return
+	}
+	if !call.routed {
+		// publishKeys is served before authentication: its caller proves
+		// itself with a token signed by a key the trusted issuer trusts.
+		// It is recorded as a key change by the issuer, refusals included.
+		rt, ok := parseRoute(r.URL.EscapedPath())
+		if !ok || rt.kind != routeTrustedIssuerPublish {
+			return
+		}
+		a, ok := publishKeysAllowed(r.Method, rt)
+		if !ok {
+			return
+		}
+		*call = auditCall{principal: Principal{Type: "IssuerProof"}, access: a, rt: rt, routed: true}
+	}
+	publish := call.rt.kind == routeTrustedIssuerPublish
+	var kind string
+	switch r.Method {
+	case http.MethodPut, http.MethodPatch:
+		kind = store.AuditResourceWrite
+	case http.MethodDelete:
+		kind = store.AuditResourceDelete
+	case http.MethodPost:
+		kind = store.AuditResourceAction
+		switch {
+		case call.rt.kind == routeClusterRotate:
+			kind = store.AuditKeysRotated
+		case publish:
+			kind = store.AuditKeysPublished
+		}
+	default:
+		return
+	}
+	outcome := store.AuditOutcome{Result: store.AuditSuccess, Status: resp.status}
+	if err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) || (ae.status != http.StatusForbidden && !(publish && ae.status == http.StatusUnauthorized)) {
+			return
+		}
+		outcome = store.AuditOutcome{Result: store.AuditDenied, Status: ae.status, Code: ae.code}
+	}
+	target, uerr := url.PathUnescape(call.rt.path)
+	if uerr != nil {
+		target = call.rt.path
+	}
+	p := call.principal
+	tenant := p.TenantID
+	if tenant == "" {
+		tenant = h.tenantID
+	}
+	e := store.AuditEvent{
+		Time: h.now(), TenantID: tenant, EventKind: kind,
+		Actor:    store.AuditActor{ObjectID: p.ObjectID, ClientID: p.ClientID, Type: p.Type},
+		ClientID: p.ClientID, Target: target, SubscriptionID: call.rt.sub, Action: call.access.Action,
+		Outcome: outcome, CorrelationID: correlation, RequestID: requestID,
+		SourceIP: r.RemoteAddr, UserAgent: r.UserAgent(),
+	}
+	if publish && err != nil {
+		// Anyone can send a refused proof: queue it, as the token service
+		// queues its refusals, so a flood cannot hold the handler on writes.
+		h.cfg.Audit.Enqueue(e)
+		return
+	}
+	if err := h.cfg.Audit.Write(r.Context(), e); err != nil {
+		h.log.Error("audit event lost", "kind", kind, "action", call.access.Action, "err", err)
+	}
 }

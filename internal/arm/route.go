@@ -32,6 +32,9 @@ const (
 	routeRoleDefinition
 	routeRoleAssignments
 	routeRoleAssignment
+	routeTrustedIssuers // in a subscription
+	routeTrustedIssuer
+	routeTrustedIssuerPublish // served before authentication (see publishKeys)
 )
 
 // Provider namespaces, resource types and segments, matched case-insensitively.
@@ -144,6 +147,8 @@ func matchSegments(rt route, segs []string) (route, bool) {
 		return matchCluster(rt, rest)
 	case is(ns, nsKeyVault) && is(typ, typeVaults):
 		return matchVault(rt, rest)
+	case is(ns, nsFedcred) && is(typ, typeTrustedIssuers):
+		return matchTrustedIssuer(rt, rest)
 	}
 	rt.providerNamespace, rt.providerType = ns, typ
 	return rt, false
@@ -408,6 +413,17 @@ func accessFor(method string, rt route) (a access, ok bool) {
 		case http.MethodGet, http.MethodPut, http.MethodDelete:
 			return access{assignAction + verb, rt.authzScope()}, true
 		}
+	case routeTrustedIssuers:
+		if method == http.MethodGet {
+			return access{trustedIssuerAction + "read", rt.subscriptionID()}, true
+		}
+	case routeTrustedIssuer:
+		switch method {
+		case http.MethodGet, http.MethodPut, http.MethodDelete:
+			return access{trustedIssuerAction + verb, rt.trustedIssuerID()}, true
+		}
+	case routeTrustedIssuerPublish:
+		return publishKeysAllowed(method, rt)
 	}
 	return access{}, false
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/fedcred/fedcred/internal/audit"
 	"github.com/fedcred/fedcred/internal/keys"
 	"github.com/fedcred/fedcred/internal/store"
 	"github.com/fedcred/fedcred/internal/vault"
@@ -17,6 +18,9 @@ const (
 	maintenanceEvery          = time.Minute
 	keepChanges               = 15 * time.Minute
 )
+
+// DefaultAuditRetention is how long audit events are kept by default.
+const DefaultAuditRetention = audit.DefaultRetention
 
 // pruner is a backend whose change feed can be trimmed.
 type pruner interface {
@@ -37,6 +41,10 @@ type maintenance struct {
 	tenantKeyAge   time.Duration
 	clusterKeyAge  time.Duration
 	clusterOptions keys.RingOptions
+	// audit records automatic key rotations, and its events older than
+	// auditRetention are pruned (never when auditRetention <= 0).
+	audit          *audit.Log
+	auditRetention time.Duration
 }
 
 func (m *maintenance) run(ctx context.Context) {
@@ -72,10 +80,14 @@ func (m *maintenance) once(ctx context.Context) {
 		return
 	}
 	for _, t := range tenants {
-		m.rotate(ctx, keys.TenantOwner(t.ID), tenantRing(t.ID), m.tenantKeyAge)
+		if m.rotate(ctx, keys.TenantOwner(t.ID), tenantRing(t.ID), m.tenantKeyAge) {
+			m.auditRotation(ctx, t.ID, "", keys.TenantOwner(t.ID))
+		}
 	}
 	for _, c := range clusters {
-		m.rotate(ctx, keys.ClusterOwner(c.UID), m.clusterOptions, m.clusterKeyAge)
+		if m.rotate(ctx, keys.ClusterOwner(c.UID), m.clusterOptions, m.clusterKeyAge) {
+			m.auditRotation(ctx, c.TenantID, c.SubscriptionID, c.ResourceID())
+		}
 	}
 	if m.reseal {
 		if n, err := m.keys.ResealAll(ctx); err != nil && ctx.Err() == nil {
@@ -94,11 +106,12 @@ func (m *maintenance) once(ctx context.Context) {
 			m.log.Warn("maintenance: prune change feed", "err", err)
 		}
 	}
+	m.pruneAudit(ctx)
 }
 
-func (m *maintenance) rotate(ctx context.Context, owner string, opts keys.RingOptions, age time.Duration) {
+func (m *maintenance) rotate(ctx context.Context, owner string, opts keys.RingOptions, age time.Duration) bool {
 	if age <= 0 {
-		return
+		return false
 	}
 	rotated, err := m.keys.RotateIfOlder(ctx, owner, opts, age)
 	switch {
@@ -106,5 +119,37 @@ func (m *maintenance) rotate(ctx context.Context, owner string, opts keys.RingOp
 		m.log.Warn("maintenance: rotate signing keys", "owner", owner, "err", err)
 	case rotated:
 		m.log.Info("signing keys rotated", "owner", owner)
+	}
+	return rotated
+}
+
+// auditRotation records an automatic key rotation, made by the server
+// itself, of the keys of target.
+func (m *maintenance) auditRotation(ctx context.Context, tenantID, subscriptionID, target string) {
+	if m.audit == nil {
+		return
+	}
+	err := m.audit.Write(ctx, store.AuditEvent{
+		TenantID: tenantID, EventKind: store.AuditKeysRotated,
+		Actor:  store.AuditActor{Type: audit.ActorSystem},
+		Target: target, SubscriptionID: subscriptionID, Action: "rotateSigningKeys",
+		Outcome: store.AuditOutcome{Result: store.AuditSuccess},
+	})
+	if err != nil {
+		m.log.Warn("maintenance: audit key rotation", "target", target, "err", err)
+	}
+}
+
+// pruneAudit deletes the audit events older than the retention.
+func (m *maintenance) pruneAudit(ctx context.Context) {
+	if m.audit == nil || m.auditRetention <= 0 {
+		return
+	}
+	n, err := m.audit.Prune(ctx, m.auditRetention)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		m.log.Warn("maintenance: prune audit events", "err", err)
+	case n > 0:
+		m.log.Info("audit events past retention pruned", "events", n)
 	}
 }

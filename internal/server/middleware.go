@@ -5,18 +5,38 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/fedcred/fedcred/internal/ratelimit"
+	"github.com/fedcred/fedcred/internal/vault"
 )
+
+// limitRate is the rate limit a Config asks for: a zero rate takes def
+// (with burst, when given), a negative one turns the limit off.
+func limitRate(perSecond float64, burst int, def ratelimit.Rate) ratelimit.Rate {
+	switch {
+	case perSecond < 0:
+		return ratelimit.Rate{}
+	case perSecond == 0:
+		if burst > 0 {
+			def.Burst = burst
+		}
+		return def
+	}
+	return ratelimit.Rate{PerSecond: perSecond, Burst: burst}
+}
 
 // route sends ARM-shaped paths (/subscriptions..., /metadata/endpoints; ARM
 // matches paths case-insensitively and clients may send a leading "//") to
-// the management API, Key Vault data-plane paths (/vaults/...) to the vault,
-// and everything else to mux. Prefix routing here keeps these path spaces
-// from conflicting with the token service's /{tenant}/... patterns.
+// the management API, Key Vault data-plane paths (/vaults/...) and every
+// request for a <name>.vault.azure.net host to the vault, and everything else
+// to mux. Prefix routing here keeps these path spaces from conflicting with the token service's /{tenant}/... patterns.
 func route(arm, vaults, mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := strings.ToLower(r.URL.Path)
 		p = "/" + strings.TrimLeft(p, "/")
 		switch {
+		case isVaultHost(r.Host):
+			vaults.ServeHTTP(w, r)
 		case p == "/subscriptions" || strings.HasPrefix(p, "/subscriptions/") || p == "/metadata/endpoints":
 			arm.ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, "/vaults/"):
@@ -25,6 +45,12 @@ func route(arm, vaults, mux http.Handler) http.Handler {
 			mux.ServeHTTP(w, r)
 		}
 	})
+}
+
+// isVaultHost reports whether host is a Key Vault host, <name>.vault.azure.net.
+func isVaultHost(host string) bool {
+	_, ok := vault.HostVault(host)
+	return ok
 }
 
 type statusRecorder struct {

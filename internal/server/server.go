@@ -22,11 +22,13 @@ import (
 	"time"
 
 	"github.com/fedcred/fedcred/internal/arm"
+	"github.com/fedcred/fedcred/internal/audit"
 	"github.com/fedcred/fedcred/internal/config"
 	"github.com/fedcred/fedcred/internal/graph"
 	"github.com/fedcred/fedcred/internal/issuer"
 	"github.com/fedcred/fedcred/internal/keys"
 	"github.com/fedcred/fedcred/internal/portal"
+	"github.com/fedcred/fedcred/internal/ratelimit"
 	"github.com/fedcred/fedcred/internal/rbac"
 	"github.com/fedcred/fedcred/internal/remoteissuer"
 	"github.com/fedcred/fedcred/internal/store"
@@ -84,6 +86,22 @@ type Config struct {
 	// EntraLimits enforces Entra's limits (20 federated credentials per
 	// identity) for users who test against them.
 	EntraLimits bool
+	// RateLimitPerClient is how many access tokens per second one client
+	// may obtain, and how many successful management, Key Vault and Graph
+	// calls it may make; RateLimitPerAddress is how many requests per
+	// second one source address may make. Zero takes the default
+	// (ratelimit.DefaultPerClient, ratelimit.DefaultPerAddress), negative
+	// turns the limit off. The bursts are the bucket sizes (default twice
+	// the rate).
+	RateLimitPerClient, RateLimitPerAddress           float64
+	RateLimitPerClientBurst, RateLimitPerAddressBurst int
+	// RemoteIssuerResolver resolves remote issuers' host names (default
+	// the system resolver); every address it returns still passes the
+	// guard.
+	RemoteIssuerResolver remoteissuer.Resolver
+	// AuditRetention is how long audit events are kept (default
+	// DefaultAuditRetention; negative keeps them forever).
+	AuditRetention time.Duration
 	// Logger defaults to a text logger on stderr.
 	Logger *slog.Logger
 	// Now defaults to time.Now.
@@ -105,6 +123,7 @@ type Server struct {
 	done           chan error
 	stopBackground context.CancelFunc
 	background     *sync.WaitGroup
+	audit          *audit.Log
 }
 
 // Shutdown timeouts.
@@ -181,6 +200,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 	}()
 	bgDone.Go(func() { mir.Run(bg) })
+	// The audit log reads and writes the backend itself: nothing on the
+	// token path reads events, so they need not wait for replicas to apply
+	// them. Its writer drains the queue when bg ends (Shutdown).
+	auditLog, err := audit.New(audit.Config{Store: backend, Now: cfg.Now, Logger: log.With("component", "audit")})
+	if err != nil {
+		return nil, err
+	}
+	bgDone.Go(func() { auditLog.Run(bg) })
 	if err := waitServing(ctx, mir, joinTimeout); err != nil {
 		return nil, err
 	}
@@ -222,6 +249,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		(&maintenance{
 			store: st, keys: km, pruner: asPruner(backend), log: log,
 			reseal: len(previous) > 0, sealer: sealer,
+			audit: auditLog, auditRetention: orDuration(cfg.AuditRetention, DefaultAuditRetention),
 			tenantKeyAge:  orDuration(cfg.TenantKeyRotation, DefaultTenantKeyRotation),
 			clusterKeyAge: orDuration(cfg.ClusterKeyRotation, DefaultClusterKeyRotation),
 		}).run(bg)
@@ -239,16 +267,17 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	remote, err := remoteissuer.New(remoteissuer.Config{
 		Client:    remoteClient,
 		AllowHTTP: cfg.RemoteIssuerAllowHTTP, AllowedNetworks: cfg.RemoteIssuerAllowedNetworks,
-		Now: cfg.Now, Logger: log.With("component", "remoteissuer"),
+		Resolver: cfg.RemoteIssuerResolver,
+		Now:      cfg.Now, Logger: log.With("component", "remoteissuer"),
 	})
 	if err != nil {
 		return nil, err
 	}
 	bgDone.Go(func() { remote.Run(bg) })
 	stsHandler, err := sts.New(sts.Config{
-		Store: st, Keys: km, Issuers: trust.Keys{Hosted: iss, Remote: remote, PublicURL: publicURL},
+		Store: st, Keys: km, Issuers: trust.Keys{Hosted: iss, Uploaded: trust.NewUploadedStore(st), Remote: remote, PublicURL: publicURL},
 		PublicURL: publicURL, Now: cfg.Now, Logger: log,
-		ManagementAudiences: mgmtAudiences,
+		ManagementAudiences: mgmtAudiences, Audit: auditLog,
 	})
 	if err != nil {
 		return nil, err
@@ -259,6 +288,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	armHandler, err := arm.New(arm.Config{
 		Store: st, PublicURL: publicURL, TenantID: dir.Tenant.ID, Issuers: iss, Authorizer: authz,
 		Authenticate: authn.Authenticate, EntraLimits: cfg.EntraLimits, Now: cfg.Now, Logger: log,
+		Audit: auditLog,
 	})
 	if err != nil {
 		return nil, err
@@ -284,11 +314,26 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	iss.Mount(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", readyz(mir))
-
+	auditAPI, err := audit.NewHandler(audit.HandlerConfig{
+		Store: backend, Authorizer: authz, Authenticate: auditAuthenticator(authn), PublicURL: publicURL, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	auditAPI.Mount(mux)
 	portalHandler, err := portal.New(portal.Config{
 		Management: armHandler, STS: mux, Issuers: mux,
 		Authenticate: authn.Authenticate, WithPrincipal: withPortalPrincipal,
 		Store: st, PublicURL: publicURL, TenantID: dir.Tenant.ID, Now: cfg.Now, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	limits, err := ratelimit.New(ratelimit.Config{
+		PerClient:  limitRate(cfg.RateLimitPerClient, cfg.RateLimitPerClientBurst, ratelimit.DefaultPerClient),
+		PerAddress: limitRate(cfg.RateLimitPerAddress, cfg.RateLimitPerAddressBurst, ratelimit.DefaultPerAddress),
+		PublicURL:  publicURL, VaultHost: isVaultHost, Now: cfg.Now, Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -302,10 +347,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		done:           make(chan error, 1),
 		stopBackground: stopBackground,
 		background:     &bgDone,
+		audit:          auditLog,
 		Admin:          config.Admin{TenantID: dir.Tenant.ID, SubscriptionID: dir.Subscription.ID, ClientID: dir.Admin.ClientID, Server: publicURL, CAFile: caFile},
 	}
 	s.http = &http.Server{
-		Handler:           withRecover(log, withAccessLog(log, withPortal(portalHandler, route(armHandler, vaultHandler, graphHandler.Route(mux))))),
+		Handler:           withRecover(log, withAccessLog(log, limits.Wrap(withPortal(portalHandler, route(armHandler, vaultHandler, graphHandler.Route(mux)))))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -360,6 +406,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopBackground()
 	s.background.Wait()
 	return errors.Join(err, s.store.Close())
+}
+
+// AuditStats are the audit log's counters: events written, and events lost
+// to a full queue or a failing store.
+func (s *Server) AuditStats() audit.Stats { return s.audit.Stats() }
+
+// auditAuthenticator authenticates readers of the audit API as the
+// management API does.
+func auditAuthenticator(a *authenticator) func(*http.Request) (audit.Caller, error) {
+	return func(r *http.Request) (audit.Caller, error) {
+		p, err := a.Authenticate(r)
+		if errors.Is(err, arm.ErrUnauthenticated) {
+			return audit.Caller{}, fmt.Errorf("%w: %v", audit.ErrUnauthenticated, err)
+		}
+		if err != nil {
+			return audit.Caller{}, err
+		}
+		return audit.Caller{ObjectID: p.ObjectID, ClientID: p.ClientID, TenantID: p.TenantID}, nil
+	}
 }
 
 // withPortal sends the portal's paths to the portal and everything else to

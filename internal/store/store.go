@@ -202,5 +202,11 @@ type Feed interface {
 	Snapshot(ctx context.Context) (seq int64, records []Record, err error)
 }
 
+// Mirrored reports whether objects of kind are kept in in-memory mirrors
+// and recorded in the change feed. Audit events are not: they only grow,
+// nothing on the token path reads them, and their readers query the
+// backend directly.
+func Mirrored(kind Kind) bool { return kind != KindAuditEvent }
+
 // ErrFeedTruncated means the requested changes are no longer kept.
 var ErrFeedTruncated = errors.New("change feed truncated")

@@ -6,7 +6,9 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -26,6 +28,14 @@ const (
 	// Entra's tolerance is not documented; five minutes is the usual value
 	// (MSAL treats tokens as expired five minutes early for the same reason).
 	clockSkew = 5 * time.Minute
+	// maxAssertionHeaderBytes bounds the encoded JOSE header of an
+	// assertion (maxAssertionBytes bounds the whole).
+	maxAssertionHeaderBytes = 8 << 10
+	// maxAssertionClaimChars bounds iss, sub and each aud: the longest
+	// value a federated identity credential holds.
+	maxAssertionClaimChars = 600
+	// maxAssertionAudiences bounds the aud array.
+	maxAssertionAudiences = 50
 )
 
 // assertionAlgs are the signature algorithms accepted on client assertions.
@@ -52,7 +62,8 @@ func (c assertionClaims) federation() federation.Assertion {
 // verifyAssertion runs the pipeline of reference §2.5 and returns the name
 // of the matched federated credential:
 //
-//  1. parse (50027), with an algorithm allowlist;
+//  1. parse (50027), with an algorithm allowlist, no critical extension,
+//     and bounds on the header and on iss, sub and aud;
 //  2. the unverified iss selects an issuer among the client's credentials
 //     (700211), before anything is fetched;
 //  3. the issuer's keys (90061 when the issuer is neither hosted nor known);
@@ -63,9 +74,15 @@ func (h *Handler) verifyAssertion(ctx context.Context, raw string, cl client) (s
 	if len(raw) > maxAssertionBytes {
 		return "", errMalformedAssertion(fmt.Sprintf("the client_assertion is longer than %d bytes.", maxAssertionBytes))
 	}
+	if i := strings.IndexByte(raw, '.'); i > maxAssertionHeaderBytes {
+		return "", errMalformedAssertion(fmt.Sprintf("the client_assertion's header is longer than %d bytes.", maxAssertionHeaderBytes))
+	}
 	tok, err := jwt.ParseSigned(raw, assertionAlgs())
 	if err != nil {
 		return "", errMalformedAssertion("the client_assertion is not a compact JWS signed with one of RS256, RS384, RS512, PS256, ES256, ES384.")
+	}
+	if e := checkHeader(tok); e != nil {
+		return "", e
 	}
 	var unverified assertionClaims
 	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
@@ -76,6 +93,9 @@ func (h *Handler) verifyAssertion(ctx context.Context, raw string, cl client) (s
 		return "", errMalformedAssertion("the client_assertion has no 'iss' claim.")
 	case unverified.Subject == "":
 		return "", errMalformedAssertion("the client_assertion has no 'sub' claim.")
+	}
+	if e := checkClaimSizes(unverified); e != nil {
+		return "", e
 	}
 
 	if _, err := federation.MatchIssuer(unverified.federation(), cl.fics); err != nil {
@@ -118,6 +138,43 @@ func (h *Handler) verifyAssertion(ctx context.Context, raw string, cl client) (s
 	return fic.Name, nil
 }
 
+// checkHeader refuses a header that names critical extensions: none is
+// understood here (RFC 7515 §4.1.11). The JOSE library would honour "b64"
+// (RFC 7797's unencoded payload), which a JWT never uses, and an empty
+// list, which RFC 7515 forbids. The keys an assertion is verified with come
+// only from its issuer, never from its header: jwk, jku, x5u and x5c are
+// ignored, and kid only selects among the issuer's keys.
+func checkHeader(tok *jwt.JSONWebToken) *Error {
+	if len(tok.Headers) != 1 {
+		return errMalformedAssertion("the client_assertion must have exactly one signature.")
+	}
+	for _, name := range []jose.HeaderKey{"crit", "b64"} {
+		if _, ok := tok.Headers[0].ExtraHeaders[name]; ok {
+			return errMalformedAssertion(fmt.Sprintf("the client_assertion's header has a '%s' parameter; no JWS extension is supported.", name))
+		}
+	}
+	return nil
+}
+
+// checkClaimSizes bounds iss, sub and aud to what a federated identity
+// credential can hold, so that an oversized claim is refused before it is
+// matched, fetched or echoed in an error.
+func checkClaimSizes(c assertionClaims) *Error {
+	if len(c.Audience) > maxAssertionAudiences {
+		return errMalformedAssertion(fmt.Sprintf("the client_assertion has more than %d audiences.", maxAssertionAudiences))
+	}
+	claims := []struct{ name, value string }{{"iss", c.Issuer}, {"sub", c.Subject}}
+	for _, a := range c.Audience {
+		claims = append(claims, struct{ name, value string }{"aud", a})
+	}
+	for _, cl := range claims {
+		if utf8.RuneCountInString(cl.value) > maxAssertionClaimChars {
+			return errMalformedAssertion(fmt.Sprintf("the client_assertion's '%s' claim is longer than %d characters, the longest value a federated identity credential can match.", cl.name, maxAssertionClaimChars))
+		}
+	}
+	return nil
+}
+
 // verifySignature verifies tok with the key its kid names or, when it has
 // none, with each key in turn, and decodes the verified claims into dst.
 // Only public RSA and EC signing keys are used, and a key's alg, when set,
@@ -150,9 +207,10 @@ func verifySignature(tok *jwt.JSONWebToken, set jose.JSONWebKeySet, dst *asserti
 }
 
 // checkLifetime applies Entra's 25-hour cap on exp−iat (70023) and the
-// validity window (700024). exp is required: a missing exp is reported as an
-// expiry of 1970-01-01, the way Entra prints a missing nbf. Without iat the
-// lifetime is measured from nbf, and without either from now.
+// validity window (700024), with clockSkew either side. exp is required: a
+// missing exp is reported as an expiry of 1970-01-01, the way Entra prints a
+// missing nbf. Without iat the lifetime is measured from nbf, and without
+// either from now. An iat in the future counts as an nbf.
 func checkLifetime(c assertionClaims, now time.Time) *Error {
 	epoch := time.Unix(0, 0)
 	exp, nbf := epoch, epoch
@@ -181,6 +239,11 @@ func checkLifetime(c assertionClaims, now time.Time) *Error {
 	}
 	if (c.NotBefore != nil && now.Add(clockSkew).Before(nbf)) || !now.Add(-clockSkew).Before(exp) {
 		return errAssertionTime(now, nbf, exp)
+	}
+	// A token is not valid before it was issued. Without this an iat in the
+	// future would also stretch the lifetime cap, which counts from iat.
+	if c.IssuedAt != nil && now.Add(clockSkew).Before(c.IssuedAt.Time()) {
+		return errAssertionTime(now, c.IssuedAt.Time(), exp)
 	}
 	return nil
 }

@@ -39,6 +39,12 @@ type AssertionKeys interface {
 	KeysFor(ctx context.Context, tenantID, issuerURL, kid string) (jose.JSONWebKeySet, error)
 }
 
+// Auditor records token events in the audit log; *audit.Log implements it.
+// Enqueue must return at once, whatever happens to the event.
+type Auditor interface {
+	Enqueue(e store.AuditEvent)
+}
+
 // Default token lifetimes.
 const (
 	// DefaultIdentityTokenLifetime is how long a managed identity's token
@@ -82,6 +88,9 @@ type Config struct {
 	IdentityTokenLifetime time.Duration
 	// AppTokenLifetime defaults to DefaultAppTokenLifetime.
 	AppTokenLifetime time.Duration
+	// Audit receives one event per token issued and per token request
+	// refused (see audit.go); nil records none.
+	Audit Auditor
 }
 
 // Handler serves the STS: token endpoints, tenant metadata and keys, and
@@ -98,6 +107,7 @@ type Handler struct {
 	mgmt      []string
 	idLife    time.Duration
 	appLife   time.Duration
+	audit     Auditor
 }
 
 // New returns a Handler, or an error if cfg lacks a required field.
@@ -124,6 +134,7 @@ func New(cfg Config) (*Handler, error) {
 		mgmt:      cfg.ManagementAudiences,
 		idLife:    cfg.IdentityTokenLifetime,
 		appLife:   cfg.AppTokenLifetime,
+		audit:     cfg.Audit,
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -152,6 +163,11 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", h.jwks(v2))
 	mux.HandleFunc("GET /{tenant}/discovery/keys", h.jwks(v1))
 	mux.HandleFunc("GET /common/discovery/instance", h.instanceDiscovery)
+	// The AD FS-style authority (adfs.go): MSAL skips instance discovery for it.
+	mux.HandleFunc("GET "+ADFSPath+"/.well-known/openid-configuration", h.adfsOpenIDConfiguration)
+	mux.HandleFunc("GET "+ADFSPath+"/discovery/keys", h.adfsKeys)
+	mux.HandleFunc("POST "+ADFSPath+"/oauth2/token", h.adfsToken)
+	mux.HandleFunc("POST "+ADFSPath+"/oauth2/v2.0/token", h.adfsToken)
 }
 
 // endpointVersion tells the v1 (ADAL-era) endpoints from the v2 ones.
@@ -188,6 +204,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, e *Error, a
 		args = append(args, "err", e.Err)
 	}
 	h.log.Log(r.Context(), level, "sts request refused", args...)
+	h.auditRefusal(r, e, traceID, corr)
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, e.Status, h.errorBody(e, traceID, corr))

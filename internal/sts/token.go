@@ -88,13 +88,15 @@ func (h *Handler) token(version endpointVersion) http.HandlerFunc {
 			h.writeError(w, r, err, attrs...)
 			return
 		}
+		corr := correlationID(r)
+		h.auditIssued(r, tenant, cl, auth, req, corr)
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "token issued",
 			slog.String("tenant", tenant.ID), slog.String("client_id", req.clientID),
 			slog.String("client_kind", cl.kind()), slog.String("method", auth.method),
 			slog.String("fic", auth.fic), slog.String("resource", clip(req.resource)),
 			slog.Int("roles", len(res.roles)),
 			slog.String("endpoint", "v"+strconv.Itoa(int(version))),
-			slog.String("correlation_id", correlationID(r)))
+			slog.String("correlation_id", corr))
 		w.Header().Set("Cache-Control", "no-store, no-cache")
 		w.Header().Set("Pragma", "no-cache")
 		writeJSON(w, http.StatusOK, tok.response(version))

@@ -1,7 +1,19 @@
 // Package trust answers which keys a tenant trusts for an assertion's
-// issuer: the cluster issuers fedcred hosts first, then issuers reached over
-// the network through a guarded, cached fetch of their discovery document
-// and JWKS. Issuers under the server's own URL are never fetched.
+// issuer. The sources are asked in order:
+//
+//  1. the cluster issuers fedcred hosts;
+//  2. issuers whose keys were uploaded to the tenant (trusted issuers:
+//     private clusters fedcred cannot reach), whose keys are never fetched
+//     over the network, not even when a token names an unknown kid;
+//  3. issuers reached over the network through a guarded, cached fetch of
+//     their discovery document and JWKS.
+//
+// Issuers under the server's own URL are only ever hosted: they are neither
+// uploaded nor fetched.
+//
+// The package also holds the two formats of trusted issuers: ParseJWKS, the
+// strict validation of an uploaded key set, and the publish-keys proof
+// (SignProof, VerifyProof) with which an issuer replaces its own keys.
 package trust
 
 import (
@@ -19,16 +31,23 @@ type Hosted interface {
 	KeysFor(ctx context.Context, issuerURL string) (jose.JSONWebKeySet, error)
 }
 
+// Uploaded is the source of the keys uploaded for issuers of a tenant
+// (*UploadedStore). ok is false when none were uploaded for the issuer.
+type Uploaded interface {
+	UploadedKeys(ctx context.Context, tenantID, issuerURL string) (set jose.JSONWebKeySet, ok bool, err error)
+}
+
 // Remote is the source of issuers reached over the network
 // (*remoteissuer.Cache).
 type Remote interface {
 	Keys(ctx context.Context, issuer, kid string) (jose.JSONWebKeySet, error)
 }
 
-// Keys combines the sources. Remote may be nil: then only hosted issuers
-// are trusted.
+// Keys combines the sources. Uploaded and Remote may be nil: then only
+// the other sources are asked.
 type Keys struct {
 	Hosted    Hosted
+	Uploaded  Uploaded
 	Remote    Remote
 	PublicURL string
 }
@@ -39,15 +58,29 @@ func (k Keys) KeysFor(ctx context.Context, tenantID, issuerURL, kid string) (jos
 	if !errors.Is(err, issuer.ErrUnknownIssuer) {
 		return set, err
 	}
-	if k.Remote == nil || k.own(issuerURL) {
+	if k.own(issuerURL) {
+		return jose.JSONWebKeySet{}, err
+	}
+	if k.Uploaded != nil {
+		up, ok, upErr := k.Uploaded.UploadedKeys(ctx, tenantID, issuerURL)
+		if ok || upErr != nil {
+			return up, upErr
+		}
+	}
+	if k.Remote == nil {
 		return jose.JSONWebKeySet{}, err
 	}
 	return k.Remote.Keys(ctx, issuerURL, kid)
 }
 
-// own reports whether issuerURL lies in the server's own URL space, where
-// only hosted issuers live: such an issuer is never fetched.
-func (k Keys) own(issuerURL string) bool {
-	base := strings.TrimSuffix(k.PublicURL, "/")
-	return base != "" && (issuerURL == base || strings.HasPrefix(issuerURL, base+"/"))
+// Own reports whether issuerURL lies in the URL space of the server at
+// publicURL, where only hosted issuers live: such an issuer is never
+// uploaded or fetched. Case is ignored, so that no spelling of the server's
+// host slips through.
+func Own(publicURL, issuerURL string) bool {
+	base := strings.ToLower(strings.TrimSuffix(publicURL, "/"))
+	iss := strings.ToLower(issuerURL)
+	return base != "" && (iss == base || strings.HasPrefix(iss, base+"/"))
 }
+
+func (k Keys) own(issuerURL string) bool { return Own(k.PublicURL, issuerURL) }

@@ -79,13 +79,20 @@ func attributesOf(s store.Secret) attributes {
 	}
 }
 
-// vaultURI is the vault's data-plane URL, ending in a slash.
-func (h *Handler) vaultURI(v store.Vault) string { return VaultURI(h.publicURL, v.Name) }
+// vaultURI is the data-plane URL of the call's vault, ending in a slash: the
+// vault's own host when the request came by host name (HostSuffix), else
+// <PublicURL>/vaults/<name>/.
+func (h *Handler) vaultURI(c *call) string {
+	if c.base != "" {
+		return c.base
+	}
+	return VaultURI(h.publicURL, c.vault.Name)
+}
 
 // bundleOf is the bundle of one secret version, without its value.
-func (h *Handler) bundleOf(v store.Vault, s store.Secret) secretBundle {
+func (h *Handler) bundleOf(c *call, s store.Secret) secretBundle {
 	return secretBundle{
-		ID:          h.vaultURI(v) + "secrets/" + s.Name + "/" + s.Version,
+		ID:          h.vaultURI(c) + "secrets/" + s.Name + "/" + s.Version,
 		ContentType: s.ContentType,
 		Tags:        s.Tags,
 		Attributes:  attributesOf(s),
@@ -94,8 +101,8 @@ func (h *Handler) bundleOf(v store.Vault, s store.Secret) secretBundle {
 
 // itemOf is the list entry of a secret version; withVersion says whether
 // its id names the version (version lists) or only the secret (secret lists).
-func (h *Handler) itemOf(v store.Vault, s store.Secret, withVersion bool) secretItem {
-	id := h.vaultURI(v) + "secrets/" + s.Name
+func (h *Handler) itemOf(c *call, s store.Secret, withVersion bool) secretItem {
+	id := h.vaultURI(c) + "secrets/" + s.Name
 	if withVersion {
 		id += "/" + s.Version
 	}

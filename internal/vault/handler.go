@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -171,9 +172,32 @@ type call struct {
 	caller  Caller
 	name    string // secret name from the path, "" for vault-wide operations
 	version string // secret version from the path, "" for the latest
+	base    string // https://<host>/ when the vault was named by its host, else ""
 }
 
-// ServeHTTP serves the data plane; requests outside PathPrefix get 404.
+// HostSuffix is the DNS suffix of Azure's public vault hosts. A request
+// whose Host is <name>.vault.azure.net (routed to fedcred by `fedcred run
+// --emulate-login-host` or a hosts entry) addresses vault <name> at the root
+// of the host, as Key Vault does; the Azure SDKs' challenge-resource check
+// then passes unchanged, and the IDs in its answers name that host.
+const HostSuffix = ".vault.azure.net"
+
+// HostVault returns the vault a request's Host names: the first label of
+// <name>.vault.azure.net[:port], compared case-insensitively.
+func HostVault(host string) (string, bool) {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	name, ok := strings.CutSuffix(host, HostSuffix)
+	if !ok || name == "" || strings.Contains(name, ".") || len(name) > maxVaultNameLen {
+		return "", false
+	}
+	return name, true
+}
+
+// ServeHTTP serves the data plane; requests outside PathPrefix (or, by
+// host, outside <name>.vault.azure.net) get 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-ms-request-id", uuid.NewString())
 	w.Header().Set("x-ms-keyvault-service-version", serviceVersion)
@@ -185,10 +209,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve is the pipeline every request passes.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
-	vaultName, c, err := route(r)
+	path, base := r.URL.Path, ""
+	if name, ok := HostVault(r.Host); ok {
+		path, base = PathPrefix+name+"/"+strings.TrimPrefix(r.URL.Path, "/"), "https://"+strings.ToLower(r.Host)+"/"
+	}
+	vaultName, c, err := route(r, path)
 	if err != nil {
 		return err
 	}
+	c.base = base
 	if r.URL.Query().Get("api-version") == "" {
 		return errBadParameter("The 'api-version' query parameter is missing.")
 	}

@@ -57,7 +57,7 @@ func pageOf(r *http.Request, valid *regexp.Regexp) (page, error) {
 // nextLink is the absolute URL of the page after last, under path (relative
 // to the vault URI), keeping the request's api-version and the page size.
 func (h *Handler) nextLink(r *http.Request, c *call, path string, p page, last string) *string {
-	s := h.vaultURI(c.vault) + path + "?api-version=" + url.QueryEscape(r.URL.Query().Get("api-version")) +
+	s := h.vaultURI(c) + path + "?api-version=" + url.QueryEscape(r.URL.Query().Get("api-version")) +
 		"&$skiptoken=" + base64.RawURLEncoding.EncodeToString([]byte(last)) +
 		"&maxresults=" + strconv.Itoa(p.size)
 	return &s
@@ -81,7 +81,7 @@ func (h *Handler) listSecrets(w http.ResponseWriter, r *http.Request, c *call) e
 	}
 	res := listResult{Value: make([]secretItem, 0, len(latest))}
 	for _, s := range latest {
-		res.Value = append(res.Value, h.itemOf(c.vault, s, false))
+		res.Value = append(res.Value, h.itemOf(c, s, false))
 	}
 	if more {
 		res.NextLink = h.nextLink(r, c, "secrets", p, strings.ToLower(latest[len(latest)-1].Name))
@@ -154,7 +154,7 @@ func (h *Handler) listVersions(w http.ResponseWriter, r *http.Request, c *call) 
 	versions = versions[:min(len(versions), p.size)]
 	res := listResult{Value: make([]secretItem, 0, len(versions))}
 	for _, s := range versions {
-		res.Value = append(res.Value, h.itemOf(c.vault, s, true))
+		res.Value = append(res.Value, h.itemOf(c, s, true))
 	}
 	if more {
 		res.NextLink = h.nextLink(r, c, "secrets/"+c.name+"/versions", p, strings.ToLower(versions[len(versions)-1].Version))

@@ -85,14 +85,14 @@ var (
 // maxVaultNameLen bounds vault names in paths (Azure's limit is 24).
 const maxVaultNameLen = 127
 
-// route matches the request path to an operation, returning the vault name
-// and the call to make. Collection names match case-insensitively and one
-// trailing slash is ignored (azsecrets asks for the latest version as
-// /secrets/<name>/).
-func route(r *http.Request) (string, *call, error) {
-	rest, ok := strings.CutPrefix(r.URL.Path, PathPrefix)
+// route matches the request's method and path (under PathPrefix) to an
+// operation, returning the vault name and the call to make. Collection
+// names match case-insensitively and one trailing slash is ignored
+// (azsecrets asks for the latest version as /secrets/<name>/).
+func route(r *http.Request, path string) (string, *call, error) {
+	rest, ok := strings.CutPrefix(path, PathPrefix)
 	if !ok {
-		return "", nil, errNoRoute(r.URL.Path)
+		return "", nil, errNoRoute(path)
 	}
 	segs := strings.Split(rest, "/")
 	if len(segs) > 1 && segs[len(segs)-1] == "" {

@@ -72,7 +72,7 @@ func (h *Handler) getSecret(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return fmt.Errorf("open secret %s/%s/%s: %w", s.VaultName, s.Name, s.Version, err)
 	}
-	b := h.bundleOf(c.vault, s)
+	b := h.bundleOf(c, s)
 	v := string(value)
 	b.Value = &v
 	h.writeJSON(w, r, http.StatusOK, b)
@@ -148,7 +148,7 @@ func (h *Handler) setSecret(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return fmt.Errorf("store secret version: %w", err)
 	}
-	b := h.bundleOf(c.vault, saved)
+	b := h.bundleOf(c, saved)
 	b.Value = p.Value
 	h.writeJSON(w, r, http.StatusOK, b)
 	return nil
@@ -201,7 +201,7 @@ func (h *Handler) updateSecret(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return fmt.Errorf("update secret: %w", err)
 	}
-	h.writeJSON(w, r, http.StatusOK, h.bundleOf(c.vault, saved))
+	h.writeJSON(w, r, http.StatusOK, h.bundleOf(c, saved))
 	return nil
 }
 
@@ -231,8 +231,8 @@ func (h *Handler) deleteSecret(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	now := h.now().Unix()
 	h.writeJSON(w, r, http.StatusOK, deletedSecretBundle{
-		secretBundle:       h.bundleOf(c.vault, latest),
-		RecoveryID:         h.vaultURI(c.vault) + "deletedsecrets/" + latest.Name,
+		secretBundle:       h.bundleOf(c, latest),
+		RecoveryID:         h.vaultURI(c) + "deletedsecrets/" + latest.Name,
 		DeletedDate:        now,
 		ScheduledPurgeDate: now,
 	})

@@ -97,12 +97,26 @@ func TestReplicasAgreeAtOnce(t *testing.T) {
 				status, err = c.putFIC(c.replicas[r], s, sa)
 			}
 			end := time.Now()
+			if err != nil && dead[r].Load() {
+				// In flight to the replica being killed: the outcome is
+				// unknown, so read what happened through a live replica.
+				got, _, gerr := c.call(c.replicas[live(i+1)], "GET", ficPath(s, sa), nil)
+				if gerr != nil || (got != 200 && got != 404) {
+					histMu.Lock()
+					writeErr = append(writeErr, fmt.Sprintf("read %s after a write to the killed replica: %d %v", sa, got, gerr))
+					histMu.Unlock()
+					return
+				}
+				state[sa] = got == 200
+				histMu.Lock()
+				history[sa] = append(history[sa], op{start: start, end: time.Now(), exists: state[sa]})
+				histMu.Unlock()
+				continue
+			}
 			if err != nil || (status != 200 && status != 201) {
 				histMu.Lock()
 				writeErr = append(writeErr, fmt.Sprintf("%s of %s via replica %d: %d %v", map[bool]string{true: "delete", false: "put"}[state[sa]], sa, r, status, err))
-				histMu.Unlock()
 				// The outcome is unknown: record an open-ended change.
-				histMu.Lock()
 				history[sa] = append(history[sa], op{start: start, end: time.Now().Add(time.Hour), exists: !state[sa]})
 				histMu.Unlock()
 				return

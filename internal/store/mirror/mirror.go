@@ -153,7 +153,7 @@ func (m *Mirror) View(ctx context.Context, fn func(store.Tx) error) error {
 	if !m.serving(time.Now()) {
 		return ErrNotServing
 	}
-	return fn(readTx{s: m.state.Load()})
+	return fn(readTx{s: m.state.Load(), backend: m.cfg.Backend})
 }
 
 // Update runs fn in a backend transaction, then applies the write to memory

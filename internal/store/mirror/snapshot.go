@@ -26,6 +26,9 @@ type state struct {
 func newState(seq int64, recs []store.Record) *state {
 	s := &state{seq: seq, tables: map[store.Kind]*table{}}
 	for _, r := range recs {
+		if !store.Mirrored(r.Kind) {
+			continue
+		}
 		t := s.tables[r.Kind]
 		if t == nil {
 			t = &table{byKey: map[string]store.Record{}, byAlt: map[string]string{}}
@@ -58,6 +61,9 @@ func (s *state) apply(changes []store.Change) *state {
 			continue
 		}
 		next.seq = c.Seq
+		if !store.Mirrored(c.Kind) {
+			continue
+		}
 		t := next.tables[c.Kind]
 		if !copied[c.Kind] {
 			t = t.clone()
@@ -103,10 +109,28 @@ func (t *table) clone() *table {
 	return c
 }
 
-// readTx is a store.Tx over a state; writes are refused.
-type readTx struct{ s *state }
+// readTx is a store.Tx over a state; writes are refused. Kinds that are not
+// mirrored are read from the backend, each call in a transaction of its own.
+type readTx struct {
+	s       *state
+	backend store.Store
+}
 
-func (r readTx) Get(_ context.Context, kind store.Kind, key string) ([]byte, error) {
+// direct reads an unmirrored kind from the backend.
+func direct[T any](ctx context.Context, r readTx, fn func(store.Tx) (T, error)) (T, error) {
+	var out T
+	err := r.backend.View(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
+func (r readTx) Get(ctx context.Context, kind store.Kind, key string) ([]byte, error) {
+	if !store.Mirrored(kind) {
+		return direct(ctx, r, func(tx store.Tx) ([]byte, error) { return tx.Get(ctx, kind, key) })
+	}
 	if t := r.s.tables[kind]; t != nil {
 		if rec, ok := t.byKey[key]; ok {
 			return rec.Data, nil
@@ -116,6 +140,9 @@ func (r readTx) Get(_ context.Context, kind store.Kind, key string) ([]byte, err
 }
 
 func (r readTx) GetByAlt(ctx context.Context, kind store.Kind, alt string) ([]byte, error) {
+	if !store.Mirrored(kind) {
+		return direct(ctx, r, func(tx store.Tx) ([]byte, error) { return tx.GetByAlt(ctx, kind, alt) })
+	}
 	if t := r.s.tables[kind]; t != nil && alt != "" {
 		if key, ok := t.byAlt[alt]; ok {
 			return r.Get(ctx, kind, key)
@@ -124,7 +151,10 @@ func (r readTx) GetByAlt(ctx context.Context, kind store.Kind, alt string) ([]by
 	return nil, store.ErrNotFound
 }
 
-func (r readTx) List(_ context.Context, kind store.Kind, prefix, after string, limit int) ([]store.Record, error) {
+func (r readTx) List(ctx context.Context, kind store.Kind, prefix, after string, limit int) ([]store.Record, error) {
+	if !store.Mirrored(kind) {
+		return direct(ctx, r, func(tx store.Tx) ([]store.Record, error) { return tx.List(ctx, kind, prefix, after, limit) })
+	}
 	t := r.s.tables[kind]
 	if t == nil {
 		return nil, nil

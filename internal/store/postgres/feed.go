@@ -64,7 +64,7 @@ func (s *Store) Snapshot(ctx context.Context) (int64, []store.Record, error) {
 		if err := pt.QueryRow(ctx, `SELECT seq FROM feed_state`).Scan(&seq); err != nil {
 			return fmt.Errorf("read feed state: %w", wrapErr(err))
 		}
-		rows, err := pt.Query(ctx, `SELECT kind, key, alt, data FROM objects ORDER BY kind, key`)
+		rows, err := pt.Query(ctx, `SELECT kind, key, alt, data FROM objects WHERE kind <> $1 ORDER BY kind, key`, string(store.KindAuditEvent))
 		if err != nil {
 			return fmt.Errorf("read objects: %w", wrapErr(err))
 		}
@@ -76,7 +76,9 @@ func (s *Store) Snapshot(ctx context.Context) (int64, []store.Record, error) {
 				return fmt.Errorf("read objects: %w", err)
 			}
 			r.Kind = store.Kind(kind)
-			recs = append(recs, r)
+			if store.Mirrored(r.Kind) {
+				recs = append(recs, r)
+			}
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("read objects: %w", wrapErr(err))

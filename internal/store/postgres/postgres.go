@@ -268,6 +268,24 @@ const (
 )` + recordChange
 )
 
+// Writes of kinds that are not mirrored (store.Mirrored) change objects
+// without recording a change.
+const (
+	insertPlainSQL = `INSERT INTO objects (kind, key, alt, data) SELECT $2, $3, $4, $5 WHERE $1::timestamptz IS NOT NULL
+	ON CONFLICT DO NOTHING RETURNING 0::bigint`
+	upsertPlainSQL = `INSERT INTO objects AS o (kind, key, alt, data) SELECT $2, $3, $4, $5 WHERE $1::timestamptz IS NOT NULL
+	ON CONFLICT (kind, key) DO UPDATE SET alt = excluded.alt, data = excluded.data RETURNING 0::bigint`
+	deletePlainSQL = `DELETE FROM objects WHERE kind = $2 AND key = $3 AND $1::timestamptz IS NOT NULL RETURNING 0::bigint`
+)
+
+// statement picks the recording or the plain form of a write.
+func statement(kind store.Kind, recording, plain string) string {
+	if store.Mirrored(kind) {
+		return recording
+	}
+	return plain
+}
+
 // write runs one of the write statements and reports whether it changed
 // something.
 func (t *tx) write(ctx context.Context, query string, args ...any) (bool, error) {
@@ -282,12 +300,14 @@ func (t *tx) write(ctx context.Context, query string, args ...any) (bool, error)
 	if err != nil {
 		return false, wrapErr(err)
 	}
-	t.lastSeq = seq
+	if seq > 0 {
+		t.lastSeq = seq
+	}
 	return true, nil
 }
 
 func (t *tx) Insert(ctx context.Context, r store.Record) error {
-	changed, err := t.write(ctx, insertSQL, string(r.Kind), r.Key, r.AltKey, r.Data)
+	changed, err := t.write(ctx, statement(r.Kind, insertSQL, insertPlainSQL), string(r.Kind), r.Key, r.AltKey, r.Data)
 	if err != nil {
 		return fmt.Errorf("insert %s %q: %w", r.Kind, r.Key, err)
 	}
@@ -313,14 +333,14 @@ func (t *tx) Upsert(ctx context.Context, r store.Record) error {
 			return fmt.Errorf("upsert %s %q: %w: alternate key %q taken", r.Kind, r.Key, store.ErrConflict, r.AltKey)
 		}
 	}
-	if _, err := t.write(ctx, upsertSQL, string(r.Kind), r.Key, r.AltKey, r.Data); err != nil {
+	if _, err := t.write(ctx, statement(r.Kind, upsertSQL, upsertPlainSQL), string(r.Kind), r.Key, r.AltKey, r.Data); err != nil {
 		return fmt.Errorf("upsert %s %q: %w", r.Kind, r.Key, err)
 	}
 	return nil
 }
 
 func (t *tx) Delete(ctx context.Context, kind store.Kind, key string) error {
-	changed, err := t.write(ctx, deleteSQL, string(kind), key)
+	changed, err := t.write(ctx, statement(kind, deleteSQL, deletePlainSQL), string(kind), key)
 	if err != nil {
 		return fmt.Errorf("delete %s %q: %w", kind, key, err)
 	}

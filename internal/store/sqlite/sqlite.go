@@ -165,6 +165,9 @@ type tx struct {
 
 // record appends a change to the feed in the write's own transaction.
 func (t *tx) record(ctx context.Context, kind store.Kind, key, alt string, data []byte, deleted bool) error {
+	if !store.Mirrored(kind) {
+		return nil
+	}
 	var seq int64
 	if err := t.tx.QueryRowContext(ctx, `UPDATE feed SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq); err != nil {
 		return fmt.Errorf("advance change feed: %w", wrapErr(err))
@@ -317,7 +320,7 @@ func (s *Store) Snapshot(ctx context.Context) (int64, []store.Record, error) {
 		if err := t.tx.QueryRowContext(ctx, `SELECT seq FROM feed WHERE id = 1`).Scan(&seq); err != nil {
 			return fmt.Errorf("read feed position: %w", wrapErr(err))
 		}
-		rows, err := t.tx.QueryContext(ctx, `SELECT kind, key, alt, data FROM objects ORDER BY kind, key`)
+		rows, err := t.tx.QueryContext(ctx, `SELECT kind, key, alt, data FROM objects WHERE kind <> ? ORDER BY kind, key`, string(store.KindAuditEvent))
 		if err != nil {
 			return fmt.Errorf("snapshot: %w", wrapErr(err))
 		}
@@ -329,7 +332,9 @@ func (s *Store) Snapshot(ctx context.Context) (int64, []store.Record, error) {
 				return fmt.Errorf("snapshot: %w", err)
 			}
 			r.Kind = store.Kind(kind)
-			recs = append(recs, r)
+			if store.Mirrored(r.Kind) {
+				recs = append(recs, r)
+			}
 		}
 		return rows.Err()
 	})

@@ -46,6 +46,8 @@ func objects() []store.Object {
 		store.AppRoleAssignment{ID: "x1", TenantID: "t", PrincipalID: "p", PrincipalType: "ServicePrincipal", ResourceID: "sp", AppRoleID: "r1", CreatedAt: t0},
 		store.PortalSignInCode{Hash: "AB12", Principal: store.PortalPrincipal{ObjectID: "o1", ClientID: "C1", TenantID: "t", Type: "ServicePrincipal"}, CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)},
 		store.PortalSession{Hash: "CD34", Principal: store.PortalPrincipal{ObjectID: "o1", ClientID: "C1", TenantID: "t", Type: "ServicePrincipal"}, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(8 * time.Hour)},
+		store.TrustedIssuer{TenantID: "T", SubscriptionID: "sub", Name: "Private1", Issuer: "https://Private.example/", JWKS: []byte(`{"keys":[{"kty":"EC","kid":"k"}]}`), KeysUpdatedAt: t0, KeysPublishedBy: "k", UsedProofs: []store.UsedProof{{JTI: "j", ExpiresAt: t0}}, CreatedAt: t0, UpdatedAt: t0},
+		store.AuditEvent{TenantID: "t", ID: "20261129T120000.123456000Z-00000001ab12cd34", Time: t0, EventKind: store.AuditTokenRefused, Actor: store.AuditActor{ObjectID: "p", ClientID: "c2", Type: "ManagedIdentity"}, ClientID: "c2", Target: "https://vault.azure.net", Outcome: store.AuditOutcome{Result: store.AuditDenied, Status: 401, Code: "AADSTS700213"}, FIC: "f1", CorrelationID: "corr", SourceIP: "192.0.2.1", UserAgent: "ua"},
 	}
 }
 
@@ -107,6 +109,10 @@ func check(ctx context.Context, tx store.Tx, obj store.Object) error {
 	case store.PortalSignInCode:
 		return roundTrip(ctx, tx, o)
 	case store.PortalSession:
+		return roundTrip(ctx, tx, o)
+	case store.TrustedIssuer:
+		return roundTrip(ctx, tx, o)
+	case store.AuditEvent:
 		return roundTrip(ctx, tx, o)
 	}
 	return fmt.Errorf("unhandled type %T", obj)
