@@ -12,9 +12,12 @@
 //
 // Disclosure rule: the issuer is compared before the assertion's signature is
 // verified, so a 700211 refusal is given to a caller who has proved nothing.
-// Its explanation therefore names the closest credential and the kind of
-// difference (trailing slash, case, whitespace) but never the credential's
-// issuer value. Subject and audience refusals happen after the signature has
-// been verified against a trusted issuer's keys, and may quote the
-// credential's subject or audience.
+// Its explanation names a credential only when its issuer is a near miss
+// (trailing slash, case, whitespace), says which kind, and never quotes the
+// credential's issuer, nor lets the subject or audience play any part.
+// Subject and audience refusals happen after the signature has been
+// verified, but for a public issuer (a CI system) anyone holds a validly
+// signed token, so a credential's subject is quoted only when the presented
+// one is a near miss of it. Audiences (normally api://AzureADTokenExchange)
+// are quoted.
 package federation

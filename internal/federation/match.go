@@ -65,7 +65,7 @@ func (r *Refusal) Explanation() string {
 	if r.Closest == "" {
 		switch r.Field {
 		case "issuer":
-			return fmt.Sprintf("none of the identity's %d federated identity credentials has this issuer.", r.Credentials)
+			return "no federated identity credential of this identity has this issuer."
 		default:
 			return "no federated identity credential came close."
 		}
@@ -73,13 +73,13 @@ func (r *Refusal) Explanation() string {
 	head := fmt.Sprintf("closest federated identity credential '%s': ", r.Closest)
 	switch r.Field {
 	case "issuer":
-		if r.Diff == Different {
-			return head + "its issuer differs, but its subject and audience match."
-		}
 		return head + "issuer " + r.Diff.phrase("issuer", r.Assertion.Issuer) + "."
 	case "subject":
 		if r.Diff == Different {
-			return head + fmt.Sprintf("subject '%s' is not the credential's '%s'.", r.Assertion.Subject, r.Want)
+			// The credential's subject is quoted only for near misses: for a
+			// public issuer anyone holds a validly signed token, so a full
+			// quote would disclose every configured subject.
+			return head + fmt.Sprintf("subject '%s' is not the credential's.", r.Assertion.Subject)
 		}
 		return head + fmt.Sprintf("subject %s (the credential's is '%s').", r.Diff.phrase("subject", r.Assertion.Subject), r.Want)
 	case "audience":
@@ -181,20 +181,13 @@ func MatchIssuer(a Assertion, creds []store.FederatedCredential) ([]store.Federa
 		return out, nil
 	}
 	r := &Refusal{Code: CodeIssuerNotFound, Assertion: a, Credentials: len(creds), Field: "issuer"}
-	best, bestScore := -1, 0
+	// The caller has proved nothing yet (the signature is checked after
+	// this), so only an issuer that differs by a near miss is pointed at,
+	// and the subject and audience play no part.
+	best, bestDiff := -1, Different
 	for i, c := range creds {
-		d := Compare(a.Issuer, c.Issuer)
-		// Near issuers beat far ones; among equals, one whose subject and
-		// audience match beats one whose do not.
-		score := 2 * (int(diffCount) - int(d))
-		if a.Subject != "" && c.Subject == a.Subject && hasAudience(a.Audiences, c.Audiences) {
-			score++
-		}
-		if d == Different && score%2 == 0 {
-			continue // nothing about this credential is close
-		}
-		if score > bestScore {
-			best, bestScore = i, score
+		if d := Compare(a.Issuer, c.Issuer); d < bestDiff {
+			best, bestDiff = i, d
 		}
 	}
 	if best >= 0 {

@@ -88,7 +88,8 @@ type Mirror struct {
 	leaseUntil  time.Time // local clock; zero before the first lease
 	dbDownSince time.Time // zero while the database answers
 
-	wake chan struct{}
+	wake  chan struct{}
+	stale atomic.Bool // a committed write of this replica's could not be applied yet
 }
 
 var _ store.Store = (*Mirror)(nil)
@@ -133,7 +134,18 @@ func (m *Mirror) Seq() int64 { return m.state.Load().seq }
 // Serving reports whether View answers.
 func (m *Mirror) Serving() bool { return m.serving(time.Now()) }
 
+// Fenced reports whether a writer has fenced this replica off for lagging
+// behind; it serves again once it has caught up and unfenced itself.
+func (m *Mirror) Fenced() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.fenced
+}
+
 func (m *Mirror) serving(now time.Time) bool {
+	if m.stale.Load() {
+		return false
+	}
 	if m.cfg.Coordinator == nil {
 		return true
 	}
@@ -162,15 +174,22 @@ func (m *Mirror) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := m.cfg.Backend.Update(ctx, fn); err != nil {
 		return err
 	}
-	if err := m.catchUp(ctx); err != nil {
+	// The write is committed: what follows must run to the end even if the
+	// caller gives up, or a lagging replica would escape being fenced.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.AckWait+2*m.cfg.Lease+5*time.Second)
+	defer cancel()
+	if err := m.catchUp(pctx); err != nil {
+		// This replica does not hold its own write: it refuses reads until
+		// a catch-up succeeds.
+		m.stale.Store(true)
 		return fmt.Errorf("apply committed write: %w", err)
 	}
 	if m.cfg.Coordinator == nil {
 		return nil
 	}
 	seq := m.Seq()
-	m.ack(ctx)
-	fenced, err := m.cfg.Coordinator.AwaitApplied(ctx, seq, m.cfg.AckWait, m.cfg.MaxStale)
+	m.ack(pctx)
+	fenced, err := m.cfg.Coordinator.AwaitApplied(pctx, seq, m.cfg.AckWait, m.cfg.MaxStale)
 	if err != nil {
 		return fmt.Errorf("wait for replicas to apply the write: %w", err)
 	}
@@ -197,10 +216,12 @@ func (m *Mirror) catchUp(ctx context.Context) error {
 			return err
 		}
 		if len(changes) == 0 {
+			m.stale.Store(false)
 			return nil
 		}
 		m.state.Store(cur.apply(changes))
 		if len(changes) < feedPage {
+			m.stale.Store(false)
 			return nil
 		}
 	}
@@ -217,10 +238,10 @@ func (m *Mirror) resyncLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load snapshot: %w", err)
 	}
-	if cur := m.state.Load(); cur != nil && cur.seq > seq {
-		return nil // a newer state is already applied
-	}
-	m.state.Store(newState(seq, recs))
+	if cur := m.state.Load(); cur == nil || cur.seq <= seq {
+		m.state.Store(newState(seq, recs))
+	} // else a newer state is already applied
+	m.stale.Store(false)
 	return nil
 }
 
@@ -234,6 +255,9 @@ func (m *Mirror) ack(ctx context.Context) {
 	cancel()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err != nil && ctx.Err() != nil {
+		return // the caller went away; that says nothing about the database
+	}
 	if err != nil {
 		if m.dbDownSince.IsZero() {
 			m.dbDownSince = start

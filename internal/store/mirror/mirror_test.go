@@ -238,3 +238,52 @@ func TestFencingAndDatabaseLoss(t *testing.T) {
 	coord.set(func(f *fakeCoordinator) { f.down = false })
 	waitFor(t, "serving resumes when the database returns", m.Serving)
 }
+
+// flakyFeed fails ChangesSince while broken is set.
+type flakyFeed struct {
+	*sqlite.Store
+	mu     sync.Mutex
+	broken bool
+}
+
+func (f *flakyFeed) ChangesSince(ctx context.Context, after int64, limit int) ([]store.Change, error) {
+	f.mu.Lock()
+	broken := f.broken
+	f.mu.Unlock()
+	if broken {
+		return nil, store.ErrUnavailable
+	}
+	return f.Store.ChangesSince(ctx, after, limit)
+}
+
+// A write that commits but cannot be applied to memory leaves the mirror
+// refusing reads (it would answer without its own write) until it catches up.
+func TestUnappliedWriteStopsServing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := &flakyFeed{Store: openSQLite(t)}
+	m, err := mirror.New(ctx, mirror.Config{Backend: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.broken = true
+	f.mu.Unlock()
+	err = m.Update(ctx, func(tx store.Tx) error { return store.Create(ctx, tx, store.Tenant{ID: "t"}) })
+	if err == nil {
+		t.Fatal("Update reported success though the write is not in memory")
+	}
+	if err := m.View(ctx, func(store.Tx) error { return nil }); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("View while missing its own write = %v, want ErrUnavailable", err)
+	}
+	f.mu.Lock()
+	f.broken = false
+	f.mu.Unlock()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go m.Run(rctx)
+	waitFor(t, "the mirror catches up and serves", m.Serving)
+	if !tenantExists(t, m, "t") {
+		t.Fatal("the committed write is missing after catching up")
+	}
+}
