@@ -107,6 +107,8 @@ Every flag can also be set by its FEDCRED_* environment variable.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", envOr("FEDCRED_DATA_DIR", config.DefaultDataDir()), "data directory [FEDCRED_DATA_DIR]")
 	f.StringVar(&cfg.Listen, "listen", envOr("FEDCRED_LISTEN", config.DefaultListenAddr), "address to listen on [FEDCRED_LISTEN]")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", envOr("FEDCRED_METRICS_LISTEN", ""),
+		"serve /metrics on this address over plain HTTP instead of on the main listener (default: on the main listener, unauthenticated) [FEDCRED_METRICS_LISTEN]")
 	f.StringVar(&cfg.PublicURL, "public-url", envOr("FEDCRED_PUBLIC_URL", ""), "https URL clients use to reach the server (default https://localhost:<port>) [FEDCRED_PUBLIC_URL]")
 	f.StringVar(&cfg.Store, "store", envOr("FEDCRED_STORE", ""), "database: a SQLite file path, sqlite://<path>, or postgres://... for several replicas (default <data-dir>/fedcred.db) [FEDCRED_STORE]")
 	f.StringVar(&cfg.TLSCertFile, "tls-cert-file", envOr("FEDCRED_TLS_CERT_FILE", ""), "serve this certificate instead of one from the local CA [FEDCRED_TLS_CERT_FILE]")

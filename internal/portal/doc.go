@@ -1,7 +1,7 @@
 // Package portal is fedcred's web UI, served at /portal/: the Azure portal's
 // managed-identity and federated-credential blades, the clusters and their
 // OIDC issuers, a "Try it" page that runs a token exchange, and an
-// identity's role assignments.
+// identity's role assignments and audit trail.
 //
 // # No logic of its own
 //
@@ -13,7 +13,12 @@
 // next to the field the error names. "Try it" likewise calls the token
 // service in-process and shows its access token decoded, or its AADSTS
 // refusal with fedcred's explanation; "Check issuer" fetches a cluster's
-// discovery document and JWKS from the issuer endpoints.
+// discovery document and JWKS from the issuer endpoints. An identity's
+// Audit tab reads the audit API (Config.Audit) the same way, as the
+// signed-in principal, so it needs Fedcred/auditEvents/read: it merges the
+// token events of the identity's client ID with the changes whose target is
+// the identity or its federated credentials, and pages them newest or
+// oldest first (see audit.go).
 //
 // # Sign-in
 //

@@ -20,6 +20,7 @@ type identityView struct {
 	ClientID, PrincipalID, TenantID string
 	URL, CredentialsURL, RolesURL   string
 	DeleteURL, TryItURL, NewCredURL string
+	AuditURL                        string
 }
 
 func viewIdentity(i identityJSON) identityView {
@@ -29,7 +30,7 @@ func viewIdentity(i identityJSON) identityView {
 		ID: i.ID, Sub: ref.Sub, RG: ref.RG, Name: i.Name, Location: i.Location,
 		ClientID: i.Properties.ClientID, PrincipalID: i.Properties.PrincipalID, TenantID: i.Properties.TenantID,
 		URL: u, CredentialsURL: u + "/federated-credentials", RolesURL: u + "/role-assignments",
-		DeleteURL: u + "/delete", NewCredURL: u + "/federated-credentials/new",
+		DeleteURL: u + "/delete", NewCredURL: u + "/federated-credentials/new", AuditURL: u + "/audit",
 		TryItURL: "/portal/try-it?" + url.Values{"subscription": {ref.Sub}, "identity": {i.ID}}.Encode(),
 	}
 }
@@ -46,6 +47,7 @@ func identityTabs(iv identityView, current string) []tab {
 		{Label: "Overview", URL: iv.URL},
 		{Label: "Federated credentials", URL: iv.CredentialsURL},
 		{Label: "Role assignments", URL: iv.RolesURL},
+		{Label: "Audit", URL: iv.AuditURL},
 		{Label: "Try it", URL: iv.TryItURL},
 	}
 	for i := range tabs {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fedcred/fedcred/internal/arm"
+	"github.com/fedcred/fedcred/internal/audit"
 	"github.com/fedcred/fedcred/internal/store"
 )
 
@@ -45,6 +46,12 @@ type Config struct {
 	// Issuers serves the cluster issuers' discovery documents and JWKS,
 	// GET /oidc/{tenant}/{uid}/... (the server's mux serves both).
 	Issuers http.Handler
+	// Audit serves the audit log, GET audit.Path (an *audit.Handler, or a
+	// mux that routes that path to one). The identity's Audit tab reads it
+	// in-process with the signed-in principal in the context
+	// (WithPrincipal), so its Authenticate must honour that principal as the
+	// management API's does.
+	Audit http.Handler
 	// Authenticate identifies the caller of the sign-in link API from its
 	// bearer token, as the management API does.
 	Authenticate func(r *http.Request) (arm.Principal, error)
@@ -79,6 +86,10 @@ type Handler struct {
 	pages     map[string]*template.Template
 	assets    map[string]asset // keyed by file name
 	mux       *http.ServeMux
+	audit     http.Handler // Config.Audit behind its route, so the tenant path value is set
+	// auditCalls bounds the audit API requests one page of the audit tab
+	// makes (auditMaxCalls; tests lower it).
+	auditCalls int
 }
 
 // New checks cfg and returns a Handler.
@@ -92,6 +103,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Issuers == nil {
 		errs = append(errs, errors.New("issuers handler is required"))
+	}
+	if cfg.Audit == nil {
+		errs = append(errs, errors.New("audit handler is required"))
 	}
 	if cfg.Authenticate == nil {
 		errs = append(errs, errors.New("authenticate func is required"))
@@ -123,11 +137,12 @@ func New(cfg Config) (*Handler, error) {
 		cfg.SignInLifetime = DefaultSignInLifetime
 	}
 	h := &Handler{
-		cfg:       cfg,
-		publicURL: publicURL,
-		origin:    u.Scheme + "://" + u.Host,
-		now:       cfg.Now,
-		log:       cfg.Logger,
+		cfg:        cfg,
+		publicURL:  publicURL,
+		origin:     u.Scheme + "://" + u.Host,
+		now:        cfg.Now,
+		log:        cfg.Logger,
+		auditCalls: auditMaxCalls,
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -142,6 +157,9 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h.mux = h.routes()
+	auditMux := http.NewServeMux()
+	auditMux.Handle("GET "+audit.Path, cfg.Audit)
+	h.audit = auditMux
 	return h, nil
 }
 
@@ -191,6 +209,7 @@ func (h *Handler) routes() *http.ServeMux {
 	m.Handle("GET "+identity+"/delete", h.signedIn(h.confirmDeleteIdentity))
 	m.Handle("POST "+identity+"/delete", h.signedIn(h.deleteIdentity))
 	m.Handle("GET "+identity+"/role-assignments", h.signedIn(h.roleAssignments))
+	m.Handle("GET "+identity+"/audit", h.signedIn(h.identityAudit))
 
 	m.Handle("GET "+identity+"/federated-credentials", h.signedIn(h.listCredentials))
 	m.Handle("GET "+identity+"/federated-credentials/new", h.signedIn(h.newCredential))

@@ -147,6 +147,9 @@ type tryItData struct {
 	ClientID   string
 	Scope      string
 	IdentityOf string
+	// AuditURL is the identity's audit tab, where the run's token event
+	// shows.
+	AuditURL string
 }
 
 // tryItForm builds the form for the subscription chosen.
@@ -365,6 +368,7 @@ func (h *Handler) tryIt(v *visit) error {
 		tenant = h.cfg.TenantID
 	}
 	d.ClientID, d.Scope, d.IdentityOf = ident.Properties.ClientID, resource+"/.default", ident.Name
+	d.AuditURL = viewIdentity(ident).AuditURL
 	form := url.Values{
 		"grant_type":            {"client_credentials"},
 		"client_id":             {ident.Properties.ClientID},

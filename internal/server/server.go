@@ -27,6 +27,7 @@ import (
 	"github.com/fedcred/fedcred/internal/graph"
 	"github.com/fedcred/fedcred/internal/issuer"
 	"github.com/fedcred/fedcred/internal/keys"
+	"github.com/fedcred/fedcred/internal/metrics"
 	"github.com/fedcred/fedcred/internal/portal"
 	"github.com/fedcred/fedcred/internal/ratelimit"
 	"github.com/fedcred/fedcred/internal/rbac"
@@ -102,6 +103,11 @@ type Config struct {
 	// AuditRetention is how long audit events are kept (default
 	// DefaultAuditRetention; negative keeps them forever).
 	AuditRetention time.Duration
+	// MetricsListen, when set, is the address of a separate plain-HTTP
+	// listener that serves /metrics, which the main listener then does
+	// not. Empty serves /metrics on the main listener, unauthenticated
+	// (see metrics.go).
+	MetricsListen string
 	// Logger defaults to a text logger on stderr.
 	Logger *slog.Logger
 	// Now defaults to time.Now.
@@ -114,6 +120,9 @@ type Server struct {
 	URL string
 	// Addr is the address the listener is bound to.
 	Addr string
+	// MetricsAddr is the address the metrics listener is bound to, "" when
+	// /metrics is on the main listener (Config.MetricsListen).
+	MetricsAddr string
 	// Admin is what admin.json holds.
 	Admin config.Admin
 
@@ -124,6 +133,7 @@ type Server struct {
 	stopBackground context.CancelFunc
 	background     *sync.WaitGroup
 	audit          *audit.Log
+	metricsHTTP    *http.Server
 }
 
 // Shutdown timeouts.
@@ -161,6 +171,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	defer func() {
 		if err != nil {
 			ln.Close()
+		}
+	}()
+	metricsLn, err := listenMetrics(cfg.MetricsListen)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil && metricsLn != nil {
+			metricsLn.Close()
 		}
 	}()
 	publicURL, err := resolvePublicURL(cfg.PublicURL, ln.Addr().(*net.TCPAddr))
@@ -274,10 +293,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	bgDone.Go(func() { remote.Run(bg) })
+	reg, err := metrics.New(metrics.Config{Mirror: mir, AuditStats: auditLog.Stats, Now: cfg.Now, Logger: log.With("component", "metrics")})
+	if err != nil {
+		return nil, err
+	}
 	stsHandler, err := sts.New(sts.Config{
 		Store: st, Keys: km, Issuers: trust.Keys{Hosted: iss, Uploaded: trust.NewUploadedStore(st), Remote: remote, PublicURL: publicURL},
 		PublicURL: publicURL, Now: cfg.Now, Logger: log,
-		ManagementAudiences: mgmtAudiences, Audit: auditLog,
+		ManagementAudiences: mgmtAudiences, Audit: auditLog, Metrics: reg,
 	})
 	if err != nil {
 		return nil, err
@@ -314,6 +337,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	iss.Mount(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", readyz(mir))
+	if metricsLn == nil {
+		mux.Handle("GET "+metrics.Path, reg.Handler())
+	}
 	auditAPI, err := audit.NewHandler(audit.HandlerConfig{
 		Store: backend, Authorizer: authz, Authenticate: auditAuthenticator(authn), PublicURL: publicURL, Logger: log,
 	})
@@ -322,7 +348,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	auditAPI.Mount(mux)
 	portalHandler, err := portal.New(portal.Config{
-		Management: armHandler, STS: mux, Issuers: mux,
+		Management: armHandler, STS: mux, Issuers: mux, Audit: auditAPI,
 		Authenticate: authn.Authenticate, WithPrincipal: withPortalPrincipal,
 		Store: st, PublicURL: publicURL, TenantID: dir.Tenant.ID, Now: cfg.Now, Logger: log,
 	})
@@ -351,7 +377,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Admin:          config.Admin{TenantID: dir.Tenant.ID, SubscriptionID: dir.Subscription.ID, ClientID: dir.Admin.ClientID, Server: publicURL, CAFile: caFile},
 	}
 	s.http = &http.Server{
-		Handler:           withRecover(log, withAccessLog(log, limits.Wrap(withPortal(portalHandler, route(armHandler, vaultHandler, graphHandler.Route(mux)))))),
+		Handler:           withMetrics(reg, withRecover(log, withAccessLog(log, limits.Wrap(withPortal(portalHandler, route(armHandler, vaultHandler, graphHandler.Route(mux))))))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -370,6 +396,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		s.done <- err
 	}()
+	if metricsLn != nil {
+		s.MetricsAddr = metricsLn.Addr().String()
+		s.metricsHTTP = serveMetrics(metricsLn, reg, log)
+	}
 	log.Info("fedcred serving", "url", publicURL, "addr", s.Addr, "data_dir", cfg.DataDir,
 		"tenant_id", dir.Tenant.ID, "subscription_id", dir.Subscription.ID, "ca_file", caFile)
 	return s, nil
@@ -388,6 +418,7 @@ func Run(ctx context.Context, cfg Config) error {
 		s.stopBackground()
 		s.background.Wait()
 		s.store.Close()
+		s.shutdownMetrics(context.Background())
 		return fmt.Errorf("serve: %w", err)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -403,6 +434,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if serr := <-s.done; serr != nil && err == nil {
 		err = serr
 	}
+	err = errors.Join(err, s.shutdownMetrics(ctx))
 	s.stopBackground()
 	s.background.Wait()
 	return errors.Join(err, s.store.Close())

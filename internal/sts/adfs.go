@@ -74,14 +74,15 @@ func (h *Handler) adfsKeys(w http.ResponseWriter, r *http.Request) {
 // the request has a scope (MSAL), the v1 endpoint when it has only a
 // resource (ADAL).
 func (h *Handler) adfsToken(w http.ResponseWriter, r *http.Request) {
+	x := h.startExchange(EndpointADFS)
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			h.writeError(w, r, errMalformedRequest(fmt.Sprintf("the request body is larger than %d bytes.", maxFormBytes)), "endpoint", "adfs")
+			h.refuse(w, r, x, errMalformedRequest(fmt.Sprintf("the request body is larger than %d bytes.", maxFormBytes)), "endpoint", "adfs")
 			return
 		}
-		h.writeError(w, r, errMalformedRequest("the request body is not a valid form."), "endpoint", "adfs")
+		h.refuse(w, r, x, errMalformedRequest("the request body is not a valid form."), "endpoint", "adfs")
 		return
 	}
 	clientID := r.PostForm.Get("client_id")
@@ -89,16 +90,16 @@ func (h *Handler) adfsToken(w http.ResponseWriter, r *http.Request) {
 		clientID = user
 	}
 	if clientID == "" {
-		h.writeError(w, r, errMissingParameter("client_id"), "endpoint", "adfs")
+		h.refuse(w, r, x, errMissingParameter("client_id"), "endpoint", "adfs")
 		return
 	}
 	tid, found, err := h.clientTenant(r.Context(), clientID)
 	switch {
 	case err != nil:
-		h.writeError(w, r, errInternal(err), "endpoint", "adfs", "client_id", clip(clientID))
+		h.refuse(w, r, x, errInternal(err), "endpoint", "adfs", "client_id", clip(clientID))
 		return
 	case !found:
-		h.writeError(w, r, errClientNotFound(clientID, strings.TrimPrefix(ADFSPath, "/")), "endpoint", "adfs", "client_id", clip(clientID))
+		h.refuse(w, r, x, errClientNotFound(clientID, strings.TrimPrefix(ADFSPath, "/")), "endpoint", "adfs", "client_id", clip(clientID))
 		return
 	}
 	r.SetPathValue("tenant", tid)
@@ -106,7 +107,7 @@ func (h *Handler) adfsToken(w http.ResponseWriter, r *http.Request) {
 	if !r.PostForm.Has("scope") && r.PostForm.Has("resource") {
 		version = v1
 	}
-	h.token(version)(w, r)
+	h.exchangeToken(w, r, version, x)
 }
 
 // clientTenant finds the tenant of the managed identity or service

@@ -91,6 +91,9 @@ type Config struct {
 	// Audit receives one event per token issued and per token request
 	// refused (see audit.go); nil records none.
 	Audit Auditor
+	// Metrics counts token requests by outcome and measures their latency
+	// (see metrics.go); nil records none.
+	Metrics Metrics
 }
 
 // Handler serves the STS: token endpoints, tenant metadata and keys, and
@@ -108,6 +111,7 @@ type Handler struct {
 	idLife    time.Duration
 	appLife   time.Duration
 	audit     Auditor
+	metrics   Metrics
 }
 
 // New returns a Handler, or an error if cfg lacks a required field.
@@ -135,6 +139,7 @@ func New(cfg Config) (*Handler, error) {
 		idLife:    cfg.IdentityTokenLifetime,
 		appLife:   cfg.AppTokenLifetime,
 		audit:     cfg.Audit,
+		metrics:   cfg.Metrics,
 	}
 	if h.now == nil {
 		h.now = time.Now

@@ -62,45 +62,53 @@ func (c client) kind() string {
 
 func (h *Handler) token(version endpointVersion) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		req, perr := parseTokenRequest(w, r, version)
-		attrs := []any{"tenant", clip(req.tenant), "client_id", clip(req.clientID), "endpoint", "v" + strconv.Itoa(int(version))}
-		tenant, cl, err := h.load(r.Context(), req, perr)
-		if err != nil {
-			h.writeError(w, r, err, attrs...)
-			return
-		}
-		auth, err := h.authenticate(r.Context(), req, cl)
-		if err != nil {
-			h.writeError(w, r, err, attrs...)
-			return
-		}
-		res, found, rerr := h.resolveResource(r.Context(), tenant.ID, cl, req.resource)
-		switch {
-		case rerr != nil:
-			h.writeError(w, r, errInternal(rerr), attrs...)
-			return
-		case !found:
-			h.writeError(w, r, errResourceNotFound(req.resource, tenantName(tenant)), attrs...)
-			return
-		}
-		tok, err := h.mint(r.Context(), tenant, cl, auth, req, res)
-		if err != nil {
-			h.writeError(w, r, err, attrs...)
-			return
-		}
-		corr := correlationID(r)
-		h.auditIssued(r, tenant, cl, auth, req, corr)
-		h.log.LogAttrs(r.Context(), slog.LevelInfo, "token issued",
-			slog.String("tenant", tenant.ID), slog.String("client_id", req.clientID),
-			slog.String("client_kind", cl.kind()), slog.String("method", auth.method),
-			slog.String("fic", auth.fic), slog.String("resource", clip(req.resource)),
-			slog.Int("roles", len(res.roles)),
-			slog.String("endpoint", "v"+strconv.Itoa(int(version))),
-			slog.String("correlation_id", corr))
-		w.Header().Set("Cache-Control", "no-store, no-cache")
-		w.Header().Set("Pragma", "no-cache")
-		writeJSON(w, http.StatusOK, tok.response(version))
+		h.exchangeToken(w, r, version, h.startExchange(endpointName(version)))
 	}
+}
+
+// exchangeToken serves a token request at a tenant's endpoint of version; x
+// measures it.
+func (h *Handler) exchangeToken(w http.ResponseWriter, r *http.Request, version endpointVersion, x *exchange) {
+	req, perr := parseTokenRequest(w, r, version)
+	attrs := []any{"tenant", clip(req.tenant), "client_id", clip(req.clientID), "endpoint", "v" + strconv.Itoa(int(version))}
+	tenant, cl, err := h.load(r.Context(), req, perr)
+	if err != nil {
+		h.refuse(w, r, x, err, attrs...)
+		return
+	}
+	x.client(cl)
+	auth, err := h.authenticate(r.Context(), req, cl)
+	if err != nil {
+		h.refuse(w, r, x, err, attrs...)
+		return
+	}
+	res, found, rerr := h.resolveResource(r.Context(), tenant.ID, cl, req.resource)
+	switch {
+	case rerr != nil:
+		h.refuse(w, r, x, errInternal(rerr), attrs...)
+		return
+	case !found:
+		h.refuse(w, r, x, errResourceNotFound(req.resource, tenantName(tenant)), attrs...)
+		return
+	}
+	tok, err := h.mint(r.Context(), tenant, cl, auth, req, res)
+	if err != nil {
+		h.refuse(w, r, x, err, attrs...)
+		return
+	}
+	corr := correlationID(r)
+	h.auditIssued(r, tenant, cl, auth, req, corr)
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "token issued",
+		slog.String("tenant", tenant.ID), slog.String("client_id", req.clientID),
+		slog.String("client_kind", cl.kind()), slog.String("method", auth.method),
+		slog.String("fic", auth.fic), slog.String("resource", clip(req.resource)),
+		slog.Int("roles", len(res.roles)),
+		slog.String("endpoint", "v"+strconv.Itoa(int(version))),
+		slog.String("correlation_id", corr))
+	w.Header().Set("Cache-Control", "no-store, no-cache")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, tok.response(version))
+	x.finish(nil)
 }
 
 // parseTokenRequest reads and checks the parameters. It returns what it could

@@ -305,7 +305,8 @@ func (b *browser) checkLabels(page string) {
 // with the one-time link, create an identity (seeing a bad name refused as
 // it is typed), add a Kubernetes federated credential whose subject is
 // derived as the namespace and service account are typed, run "Try it" to
-// a token, delete the credential and see "Try it" refused.
+// a token, delete the credential and see "Try it" refused, and find both in
+// the identity's audit tab.
 func TestBrowserJourney(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
@@ -344,6 +345,7 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	b.do("create the identity", chromedp.Click(chromedp.ID("submit")), chromedp.WaitVisible(chromedp.ID("client-id")))
 	b.waitText("main", "Managed identity 'ab-svc-identity' was created.")
+	identityURL := b.eval(`location.origin + location.pathname`)
 	clientID := b.text("client-id")
 	if !regexp.MustCompile(`^[0-9a-f-]{36}$`).MatchString(clientID) {
 		t.Fatalf("overview shows client ID %q", clientID)
@@ -424,6 +426,48 @@ func TestBrowserJourney(t *testing.T) {
 		t.Errorf("refusal code = %q, want AADSTS700211 or AADSTS700213", code)
 	}
 	b.screenshot("try-it-refused")
+
+	// The identity's audit tab: both runs of Try it, newest first, with the
+	// changes made to the identity and its credential.
+	if got := b.eval(`document.getElementById('result-audit') ? document.getElementById('result-audit').pathname : ''`); !strings.HasSuffix(got, "/identities/ab-svc-identity/audit") {
+		t.Errorf("the Try it result links %q, want the identity's audit tab", got)
+	}
+	b.do("open the identity", chromedp.Navigate(identityURL), chromedp.WaitVisible(chromedp.ID("client-id")))
+	b.do("open the audit tab", chromedp.Click(chromedp.CSS(`.tabs a[href$="/audit"]`)), chromedp.WaitVisible(chromedp.ID("audit-filters")))
+	b.checkLabels("audit")
+	const tokenRows = `Array.from(document.querySelectorAll('#audit-events tr[data-kind^="token."]')).map(r => r.dataset.kind).join(',')`
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		// Token events are written by a background writer: refresh until
+		// they are in.
+		if got := b.eval(tokenRows); got == "token.refused,token.issued" {
+			break
+		} else if time.Now().After(deadline) {
+			b.dump()
+			t.Fatalf("the audit tab shows token events %q, want the refusal and then the token", got)
+		}
+		time.Sleep(200 * time.Millisecond)
+		b.do("refresh the audit tab", chromedp.Click(chromedp.ID("refresh")), chromedp.WaitVisible(chromedp.ID("audit-filters")))
+	}
+	refusedRow := b.eval(`document.querySelector('#audit-events tr[data-kind="token.refused"]').innerText`)
+	if !strings.Contains(refusedRow, strings.Fields(code)[0]) || !strings.Contains(refusedRow, "https://vault.azure.net") {
+		t.Errorf("the refusal's row lacks the code %s or the resource: %q", strings.Fields(code)[0], refusedRow)
+	}
+	issuedRow := b.eval(`document.querySelector('#audit-events tr[data-kind="token.issued"]').innerText`)
+	if !strings.Contains(issuedRow, "pets-ai (matched)") || !strings.Contains(issuedRow, "https://vault.azure.net") ||
+		!regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`).MatchString(issuedRow) {
+		t.Errorf("the token's row lacks its credential, resource or correlation ID: %q", issuedRow)
+	}
+	changes := `Array.from(document.querySelectorAll('#audit-events tr[data-kind^="resource."]')).map(r => r.dataset.kind + ' ' + r.cells[4].innerText).join(',')`
+	if got := b.eval(changes); got != "resource.delete Federated credential,resource.write Federated credential,resource.write Identity" {
+		t.Errorf("the audit tab's changes: %q", got)
+	}
+	b.screenshot("identity-audit")
+	b.do("show oldest first", chromedp.SetValue(chromedp.ID("audit-order"), "oldest"), chromedp.Click(chromedp.ID("apply-filters")),
+		chromedp.WaitReady(chromedp.CSS(`#audit-order option[value="oldest"][selected]`)))
+	if got := b.eval(`Array.from(document.querySelectorAll('#audit-events tbody tr')).map(r => r.dataset.kind).join(',')`); got !=
+		"resource.write,resource.write,token.issued,resource.delete,token.refused" {
+		t.Errorf("oldest first: %q", got)
+	}
 
 	// The cluster, and the issuer check.
 	b.do("open the clusters", chromedp.Click(chromedp.CSS(`.sidenav a[href="/portal/clusters"]`)),

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // identityForm is a create-identity form for rg1.
@@ -393,5 +394,80 @@ func TestRoleAssignmentsBlade(t *testing.T) {
 	status, body = v.get(base + "bystander/role-assignments")
 	if status != http.StatusOK || !strings.Contains(body, "This identity has no role assignments here.") {
 		t.Errorf("bystander's assignments: %d\n%s", status, body)
+	}
+}
+
+// TestAuditTabFollowsRBAC: the audit tab reads the log as the visitor. A
+// managed identity with Reader on the resource group sees the identity but
+// not its audit trail (the audit API's 403, with what it takes); once it is
+// Reader of the subscription it sees its own token.
+func TestAuditTabFollowsRBAC(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.cli("group", "create", "-n", "rg1")
+	s.cli("aks", "create", "-n", "c1", "-g", "rg1", "--enable-oidc-issuer")
+	issuer := strings.TrimSpace(s.cli("aks", "show", "-n", "c1", "-g", "rg1", "--query", "oidcIssuerProfile.issuerUrl", "-o", "tsv"))
+	clientID := strings.TrimSpace(s.cli("identity", "create", "-n", "app", "-g", "rg1", "--query", "clientId", "-o", "tsv"))
+	s.cli("identity", "federated-credential", "create", "--name", "app-fic", "--identity-name", "app", "-g", "rg1",
+		"--issuer", issuer, "--subject", "system:serviceaccount:default:app")
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(s.cli("aks", "create-token", "-n", "c1", "-g", "rg1", "--namespace", "default", "--service-account", "app")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"accessToken"`
+	}
+	if err := json.Unmarshal([]byte(s.cli("get-token", "--client-id", clientID, "--federated-token-file", tokenFile,
+		"--scope", s.url+"/.default")), &tok); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/portal/api/sign-in-links", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err := s.client(nil).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var link struct {
+		URL string `json:"url"`
+	}
+	json.NewDecoder(resp.Body).Decode(&link)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || link.URL == "" {
+		t.Fatalf("sign-in link for the managed identity: %d %+v", resp.StatusCode, link)
+	}
+	// Signed in without a role (the harness checks the identities page,
+	// which a Reader of only the group is refused), then given one.
+	v := s.signIn(link.URL)
+	group := "/subscriptions/" + s.admin.SubscriptionID + "/resourceGroups/rg1"
+	s.cli("role", "assignment", "create", "--role", "Reader", "--assignee", clientID, "--scope", group, "-o", "none")
+	audit := "/portal/subscriptions/" + s.admin.SubscriptionID + "/resourceGroups/rg1/identities/app/audit"
+	if status, body := v.get(strings.TrimSuffix(audit, "/audit")); status != http.StatusOK {
+		t.Fatalf("the identity's overview with Reader on the group: %d\n%s", status, body)
+	}
+
+	status, body := v.get(audit)
+	for _, want := range []string{"AuthorizationFailed", "Fedcred/auditEvents/read", `id="audit-forbidden"`, `aria-current="page">Audit</a>`} {
+		if status != http.StatusForbidden || !strings.Contains(body, want) {
+			t.Errorf("audit tab with Reader on the group: %d, want 403 with %q:\n%s", status, want, body)
+		}
+	}
+	if strings.Contains(body, `id="audit-events"`) {
+		t.Errorf("the refused audit tab lists events")
+	}
+
+	s.cli("role", "assignment", "create", "--role", "Reader", "--assignee", clientID, "--scope", "/subscriptions/"+s.admin.SubscriptionID, "-o", "none")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		status, body = v.get(audit + "?show=tokens")
+		if status == http.StatusOK && strings.Contains(body, `data-kind="token.issued"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audit tab as Reader of the subscription: %d, want 200 listing the identity's token:\n%s", status, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(body, "app-fic <span class=\"muted\">(matched)</span>") || !strings.Contains(body, s.url) {
+		t.Errorf("the token's row lacks its credential or resource:\n%s", body)
 	}
 }
