@@ -193,6 +193,9 @@ without the lookup.`,
 		if err != nil {
 			return err
 		}
+		if strings.TrimSpace(assignee) == "" && strings.TrimSpace(objectID) == "" {
+			return usageErrorf("--assignee or --assignee-object-id is empty: name the principal to assign the role to")
+		}
 		s, sub, err := a.subscriptionSession(ctx)
 		if err != nil {
 			return err
@@ -201,7 +204,7 @@ without the lookup.`,
 		if err != nil {
 			return err
 		}
-		principal := objectID
+		principal := strings.TrimSpace(objectID)
 		if assignee != "" {
 			if principal, err = s.client.ResolvePrincipalID(ctx, sub, assignee); err != nil {
 				return err

@@ -263,3 +263,14 @@ func TestRoleUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRoleAssignmentCreateRefusesAnEmptyAssignee(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, nil)
+	for _, flag := range []string{"--assignee", "--assignee-object-id"} {
+		_, errOut, code := c.run("role", "assignment", "create", "--role", "Reader", flag, "")
+		if code != exitUsage || !strings.Contains(errOut, "empty") {
+			t.Errorf("%s \"\": exit %d, %q; want a usage error naming the empty flag", flag, code, errOut)
+		}
+	}
+}
