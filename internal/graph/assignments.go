@@ -288,10 +288,10 @@ func lookupAssignment(ctx context.Context, tx store.Tx, resource store.Applicati
 	if id == "" || len(id) > 64 {
 		return store.AppRoleAssignment{}, notFound(clip(id))
 	}
-	key := store.AppRoleAssignment{TenantID: resource.TenantID, ResourceID: resource.ServicePrincipalID, ID: id}.Key()
-	a, err := store.Get[store.AppRoleAssignment](ctx, tx, key)
+	a, err := store.GetByAlt[store.AppRoleAssignment](ctx, tx, strings.ToLower(id))
 	switch {
-	case errors.Is(err, store.ErrNotFound) || (err == nil && a.ID != id):
+	case errors.Is(err, store.ErrNotFound) || (err == nil && (a.ID != id ||
+		!strings.EqualFold(a.TenantID, resource.TenantID) || !strings.EqualFold(a.ResourceID, resource.ServicePrincipalID))):
 		return store.AppRoleAssignment{}, notFound(id)
 	case err != nil:
 		return store.AppRoleAssignment{}, fmt.Errorf("get app role assignment: %w", err)

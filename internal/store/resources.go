@@ -166,9 +166,11 @@ type AppRoleAssignment struct {
 // Kind implements Object.
 func (AppRoleAssignment) Kind() Kind { return KindAppRoleAssignment }
 
-// Key implements Object: assignments sort under their resource.
+// Key implements Object: assignments sort under their resource, then their
+// principal, so the token service finds a principal's roles on a resource
+// with one short prefix scan.
 func (a AppRoleAssignment) Key() string {
-	return AppRoleAssignmentPrefix(a.TenantID, a.ResourceID) + strings.ToLower(a.ID)
+	return AppRoleAssignmentPrincipalPrefix(a.TenantID, a.ResourceID, a.PrincipalID) + strings.ToLower(a.ID)
 }
 
 // AltKey implements Object.
@@ -178,4 +180,10 @@ func (a AppRoleAssignment) AltKey() string { return strings.ToLower(a.ID) }
 // a resource application's service principal.
 func AppRoleAssignmentPrefix(tenantID, resourceSPID string) string {
 	return strings.ToLower(tenantID + "/" + resourceSPID + "/")
+}
+
+// AppRoleAssignmentPrincipalPrefix is the key prefix of the app role
+// assignments of one principal to a resource application.
+func AppRoleAssignmentPrincipalPrefix(tenantID, resourceSPID, principalID string) string {
+	return AppRoleAssignmentPrefix(tenantID, resourceSPID) + strings.ToLower(principalID) + "/"
 }

@@ -134,26 +134,19 @@ func findApplication(ctx context.Context, tx store.Tx, tenantID, requested strin
 }
 
 // assignedRoles returns the sorted values of the enabled app roles of app
-// (allowing Application members) assigned to the principal objectID. It
-// lists the application's assignments once and decodes only those whose
-// JSON mentions the principal.
+// (allowing Application members) assigned to the principal objectID. The
+// assignments are keyed by resource and principal, so this lists only the
+// principal's own.
 func assignedRoles(ctx context.Context, tx store.Tx, app store.Application, objectID string) ([]string, error) {
 	if objectID == "" || len(app.AppRoles) == 0 {
 		return nil, nil
 	}
-	recs, err := tx.List(ctx, store.KindAppRoleAssignment, store.AppRoleAssignmentPrefix(app.TenantID, app.ServicePrincipalID), "", 0)
+	recs, err := tx.List(ctx, store.KindAppRoleAssignment, store.AppRoleAssignmentPrincipalPrefix(app.TenantID, app.ServicePrincipalID, objectID), "", 0)
 	if err != nil {
 		return nil, fmt.Errorf("list app role assignments: %w", err)
 	}
-	// Assignments name principals by their object ID as stored (the Graph
-	// API writes it so); lower case is tried too.
-	exact, lowered := []byte(objectID), []byte(strings.ToLower(objectID))
-	foldable := !bytes.Equal(exact, lowered)
 	var roles []string
 	for _, rec := range recs {
-		if !bytes.Contains(rec.Data, exact) && (!foldable || !bytes.Contains(rec.Data, lowered)) {
-			continue
-		}
 		var a store.AppRoleAssignment
 		if err := json.Unmarshal(rec.Data, &a); err != nil {
 			return nil, fmt.Errorf("decode app role assignment %q: %w", rec.Key, err)
