@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/fedcred/fedcred/internal/store"
 )
@@ -137,13 +138,70 @@ func Covers(scope, target string) bool {
 }
 
 // Authorizer decides requests against the role assignments in a store.
+// The zero value with a Store reads every assignment per decision; one made
+// by NewAuthorizer over a store that reports its sequence number (the
+// in-memory mirror) keeps assignments indexed by principal and rebuilds the
+// index only when the store has changed.
 type Authorizer struct {
 	Store store.Store
+	index *atomic.Pointer[principalIndex]
+}
+
+// sequenced is a store that numbers its changes (mirror.Mirror).
+type sequenced interface{ Seq() int64 }
+
+// principalIndex is every role assignment at one store sequence number,
+// grouped by lower-cased principal ID.
+type principalIndex struct {
+	seq   int64
+	byKey map[string][]store.RoleAssignment
+}
+
+// NewAuthorizer returns an Authorizer over st that indexes assignments by
+// principal when st reports its sequence number.
+func NewAuthorizer(st store.Store) Authorizer {
+	z := Authorizer{Store: st}
+	if _, ok := st.(sequenced); ok {
+		z.index = &atomic.Pointer[principalIndex]{}
+	}
+	return z
 }
 
 // Decide loads the principal's assignments and decides req. An error means
 // the assignments could not be read; it is never an implicit allow.
 func (z Authorizer) Decide(ctx context.Context, req Request) (Decision, error) {
+	assignments, err := z.assignments(ctx, req.PrincipalID)
+	if err != nil {
+		return Decision{}, err
+	}
+	return Decide(req, assignments), nil
+}
+
+func (z Authorizer) assignments(ctx context.Context, principalID string) ([]store.RoleAssignment, error) {
+	seqd, ok := z.Store.(sequenced)
+	if z.index == nil || !ok {
+		return z.list(ctx)
+	}
+	// The sequence number is read before the assignments, so an index is
+	// never older than the number it is filed under.
+	seq := seqd.Seq()
+	if idx := z.index.Load(); idx != nil && idx.seq == seq {
+		return idx.byKey[strings.ToLower(principalID)], nil
+	}
+	all, err := z.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	idx := &principalIndex{seq: seq, byKey: map[string][]store.RoleAssignment{}}
+	for _, a := range all {
+		k := strings.ToLower(a.PrincipalID)
+		idx.byKey[k] = append(idx.byKey[k], a)
+	}
+	z.index.Store(idx)
+	return idx.byKey[strings.ToLower(principalID)], nil
+}
+
+func (z Authorizer) list(ctx context.Context) ([]store.RoleAssignment, error) {
 	var all []store.RoleAssignment
 	err := z.Store.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -151,7 +209,7 @@ func (z Authorizer) Decide(ctx context.Context, req Request) (Decision, error) {
 		return err
 	})
 	if err != nil {
-		return Decision{}, fmt.Errorf("read role assignments: %w", err)
+		return nil, fmt.Errorf("read role assignments: %w", err)
 	}
-	return Decide(req, all), nil
+	return all, nil
 }

@@ -1,10 +1,14 @@
 package rbac_test
 
 import (
+	"context"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/fedcred/fedcred/internal/rbac"
 	"github.com/fedcred/fedcred/internal/store"
+	"github.com/fedcred/fedcred/internal/store/sqlite"
 )
 
 const (
@@ -104,5 +108,64 @@ func TestDefinitionLookup(t *testing.T) {
 	}
 	if len(rbac.BuiltIn()) != 9 {
 		t.Fatalf("%d built-in roles, want 9", len(rbac.BuiltIn()))
+	}
+}
+
+// seqStore is a store that numbers its changes, as the mirror does.
+type seqStore struct {
+	store.Store
+	seq   atomic.Int64
+	lists atomic.Int64
+}
+
+func (s *seqStore) Seq() int64 { return s.seq.Load() }
+
+func (s *seqStore) View(ctx context.Context, fn func(store.Tx) error) error {
+	s.lists.Add(1)
+	return s.Store.View(ctx, fn)
+}
+
+func TestIndexedAuthorizerFollowsChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	backend, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Close()
+	st := &seqStore{Store: backend}
+	z := rbac.NewAuthorizer(st)
+	req := rbac.Request{PrincipalID: "P1", Action: "Microsoft.ManagedIdentity/userAssignedIdentities/read", Scope: id1}
+	decide := func() bool {
+		t.Helper()
+		d, err := z.Decide(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Allowed
+	}
+	if decide() {
+		t.Fatal("allowed without an assignment")
+	}
+	a := assign("p1", rg1, rbac.ReaderID)
+	if err := backend.Update(ctx, func(tx store.Tx) error { return store.Create(ctx, tx, a) }); err != nil {
+		t.Fatal(err)
+	}
+	// Same sequence number: the index is reused (and still says no).
+	before := st.lists.Load()
+	if decide() || st.lists.Load() != before {
+		t.Fatal("the index was not reused at an unchanged sequence number")
+	}
+	// The store changed: the new assignment counts at once.
+	st.seq.Add(1)
+	if !decide() {
+		t.Fatal("an assignment made before the decision was not seen")
+	}
+	if err := backend.Update(ctx, func(tx store.Tx) error { return store.Delete[store.RoleAssignment](ctx, tx, a.Key()) }); err != nil {
+		t.Fatal(err)
+	}
+	st.seq.Add(1)
+	if decide() {
+		t.Fatal("a deleted assignment still grants access")
 	}
 }

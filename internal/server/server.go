@@ -307,7 +307,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	verifier := &tokenVerifier{store: st, keys: km, publicURL: publicURL, now: cfg.Now}
 	authn := &authenticator{verifier: verifier, audiences: mgmtAudiences}
-	authz := rbac.Authorizer{Store: st}
+	authz := rbac.NewAuthorizer(st)
 	armHandler, err := arm.New(arm.Config{
 		Store: st, PublicURL: publicURL, TenantID: dir.Tenant.ID, Issuers: iss, Authorizer: authz,
 		Authenticate: authn.Authenticate, EntraLimits: cfg.EntraLimits, Now: cfg.Now, Logger: log,
