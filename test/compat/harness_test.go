@@ -12,7 +12,7 @@
 // would fail the test.
 //
 // A client that is not installed is skipped with a message, except on CI
-// (CI=true), where it is a failure: scripts/test.sh installs them all.
+// (CI=true), where it is a failure: the test command (.ci/run) installs them all.
 package compat
 
 import (
@@ -101,7 +101,7 @@ const (
 )
 
 // requireTool returns the path of a client's executable. Missing, it
-// skips the test, or fails it on CI, where scripts/test.sh installs it.
+// skips the test, or fails it on CI, where the test command (.ci/run) installs it.
 func requireTool(t *testing.T, name, install string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)

@@ -41,7 +41,7 @@ func chromium(t *testing.T) string {
 		return p
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is required on CI: scripts/test.sh installs Debian's chromium package")
+		t.Fatal("chromium is required on CI: the test command (.ci/run) installs Debian's chromium package")
 	}
 	t.Skip("chromium is not installed (apt-get install chromium); skipping the browser tests")
 	return ""
