@@ -504,7 +504,7 @@ func resolvePublicURL(configured string, addr *net.TCPAddr) (string, error) {
 
 // loadTLS returns the server certificate (reloaded when its files change)
 // and the CA file clients should trust ("" when the certificate was given).
-func loadTLS(cfg Config, publicURL string) (*certReloader, string, error) {
+func loadTLS(cfg Config, publicURL string) (*tlsca.Reloader, string, error) {
 	caFile := filepath.Join(cfg.DataDir, config.CACertFile)
 	certFile, keyFile := cfg.TLSCertFile, cfg.TLSKeyFile
 	if certFile != "" || keyFile != "" {
@@ -527,9 +527,12 @@ func loadTLS(cfg Config, publicURL string) (*certReloader, string, error) {
 			return nil, "", fmt.Errorf("prepare TLS: %w", err)
 		}
 	}
-	r, err := newCertReloader(certFile, keyFile, cfg.Logger, cfg.Now)
+	r, err := tlsca.NewReloader(tlsca.ReloaderConfig{CertFile: certFile, KeyFile: keyFile, Now: cfg.Now, Logger: cfg.Logger})
 	if err != nil {
 		return nil, "", err
+	}
+	if err := r.Ready(); err != nil { // a pair that does not load is a start-up error
+		return nil, "", fmt.Errorf("load TLS certificate: %w", err)
 	}
 	return r, caFile, nil
 }

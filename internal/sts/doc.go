@@ -8,6 +8,8 @@
 //	GET  /{tenant}/discovery/v2.0/keys                the tenant's access-token keys
 //	GET  /{tenant}/discovery/keys
 //	GET  /common/discovery/instance                   MSAL instance discovery, for this host only
+//	GET  /adfs/.well-known/openid-configuration       ADFS-style authority (az 2.45 skips instance
+//	POST /adfs/oauth2/token, /adfs/oauth2/v2.0/token  discovery for it); the tenant is the client's
 //
 // A token request is handled as a pipeline: parse and bound the form; load the
 // tenant and the client (a managed identity or a service principal) in one

@@ -11,6 +11,6 @@
 // add-if-absent rules (no I/O), Handler adapts them to AdmissionReview
 // (v1 and v1beta1) and answers with a JSON patch, ServiceAccountCache looks
 // service accounts up in an informer cache with a direct GET on a miss,
-// CertReloader serves a certificate pair that is re-read when its files
+// tlsca.Reloader serves the certificate pair, re-read when its files
 // change, and Start composes them into the HTTPS server.
 package webhook

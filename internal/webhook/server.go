@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/fedcred/fedcred/internal/tlsca"
 )
 
 // Defaults of the server.
@@ -43,7 +45,7 @@ type Config struct {
 	// CertFile and KeyFile are the serving pair, reloaded when they change.
 	CertFile, KeyFile string
 	// CertCheckInterval is how often, at most, they are looked at; default
-	// DefaultCertCheckInterval.
+	// tlsca.DefaultReloadInterval.
 	CertCheckInterval time.Duration
 	// MinTLSVersion is tls.VersionTLS12 or tls.VersionTLS13 (the default).
 	MinTLSVersion uint16
@@ -98,7 +100,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	certs, err := NewCertReloader(CertReloaderConfig{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile,
+	certs, err := tlsca.NewReloader(tlsca.ReloaderConfig{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile,
 		Interval: cfg.CertCheckInterval, Now: cfg.Now, Logger: log})
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package webhook
+package tlsca
 
 import (
 	"crypto/tls"
@@ -10,30 +10,30 @@ import (
 	"time"
 )
 
-// DefaultCertCheckInterval is how often, at most, CertReloader looks at its
+// DefaultReloadInterval is how often, at most, Reloader looks at its
 // files.
-const DefaultCertCheckInterval = 5 * time.Second
+const DefaultReloadInterval = 5 * time.Second
 
 // errNoCertificate is returned while no certificate could be loaded yet.
 var errNoCertificate = errors.New("no serving certificate loaded")
 
-// CertReloaderConfig configures a CertReloader.
-type CertReloaderConfig struct {
+// ReloaderConfig configures a Reloader.
+type ReloaderConfig struct {
 	CertFile string // PEM certificate chain, leaf first
 	KeyFile  string // PEM private key
 	// Interval is how often, at most, the files are looked at; default
-	// DefaultCertCheckInterval.
+	// DefaultReloadInterval.
 	Interval time.Duration
 	Now      func() time.Time // defaults to time.Now
 	Logger   *slog.Logger     // defaults to discarding
 }
 
-// CertReloader serves the certificate pair in two files and reads them
+// Reloader serves the certificate pair in two files and reads them
 // again when either changes (size or modification time, as when
 // cert-manager or the kubelet updates a mounted Secret), looking at most
 // once per interval. A pair that fails to load leaves the previous one in
 // service. Its GetCertificate goes in tls.Config.
-type CertReloader struct {
+type Reloader struct {
 	certFile, keyFile string
 	interval          time.Duration
 	now               func() time.Time
@@ -52,15 +52,15 @@ type fileStamp struct {
 	size    int64
 }
 
-// NewCertReloader returns a reloader of the pair in cfg; it reads the files
+// NewReloader returns a reloader of the pair in cfg; it reads the files
 // on first use.
-func NewCertReloader(cfg CertReloaderConfig) (*CertReloader, error) {
+func NewReloader(cfg ReloaderConfig) (*Reloader, error) {
 	if cfg.CertFile == "" || cfg.KeyFile == "" {
 		return nil, errors.New("certificate and key files are required")
 	}
-	r := &CertReloader{certFile: cfg.CertFile, keyFile: cfg.KeyFile, interval: cfg.Interval, now: cfg.Now, log: cfg.Logger}
+	r := &Reloader{certFile: cfg.CertFile, keyFile: cfg.KeyFile, interval: cfg.Interval, now: cfg.Now, log: cfg.Logger}
 	if r.interval <= 0 {
-		r.interval = DefaultCertCheckInterval
+		r.interval = DefaultReloadInterval
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -72,19 +72,19 @@ func NewCertReloader(cfg CertReloaderConfig) (*CertReloader, error) {
 }
 
 // GetCertificate returns the current certificate, for tls.Config.
-func (r *CertReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+func (r *Reloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return r.current()
 }
 
 // Ready returns nil once a certificate is loaded, else why not.
-func (r *CertReloader) Ready() error {
+func (r *Reloader) Ready() error {
 	_, err := r.current()
 	return err
 }
 
 // current returns the certificate after looking at the files if the
 // interval has passed.
-func (r *CertReloader) current() (*tls.Certificate, error) {
+func (r *Reloader) current() (*tls.Certificate, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
@@ -102,7 +102,7 @@ func (r *CertReloader) current() (*tls.Certificate, error) {
 }
 
 // reloadLocked reads the pair if either file changed since it was loaded.
-func (r *CertReloader) reloadLocked() {
+func (r *Reloader) reloadLocked() {
 	stamps, err := r.stamps()
 	if err == nil && r.cert != nil && stamps == r.loaded {
 		return
@@ -126,7 +126,7 @@ func (r *CertReloader) reloadLocked() {
 }
 
 // stamps stats both files.
-func (r *CertReloader) stamps() ([2]fileStamp, error) {
+func (r *Reloader) stamps() ([2]fileStamp, error) {
 	var s [2]fileStamp
 	for i, name := range []string{r.certFile, r.keyFile} {
 		fi, err := os.Stat(name)
@@ -139,7 +139,7 @@ func (r *CertReloader) stamps() ([2]fileStamp, error) {
 }
 
 // readPair reads and parses both files.
-func (r *CertReloader) readPair() (tls.Certificate, error) {
+func (r *Reloader) readPair() (tls.Certificate, error) {
 	certPEM, err := os.ReadFile(r.certFile)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("read certificate: %w", err)
